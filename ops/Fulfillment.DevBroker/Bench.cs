@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Confluent.Kafka;
+
+namespace Fulfillment.DevBroker;
+
+/// <summary>
+/// `Fulfillment.DevBroker bench [--messages N] [--size BYTES]`: produce then consume N small messages once directly
+/// against the mock listeners and once through the fixed-port forwarders, printing RESULT lines.
+/// </summary>
+internal static class Bench
+{
+    private const int Partitions = 32;
+
+    public static int Run(string[] args)
+    {
+        var messages = 500_000;
+        var size = 100;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--messages" when i + 1 < args.Length: messages = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--size" when i + 1 < args.Length: size = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                default:
+                    Console.Error.WriteLine($"bench: unknown argument '{args[i]}' (use --messages N --size BYTES)");
+                    return 2;
+            }
+        }
+
+        // Stay well under the 5 MiB per-partition retention cap, or the consume count would silently fall short.
+        if ((long)messages * (size + 70) / Partitions > 4L * 1024 * 1024)
+        {
+            Console.Error.WriteLine($"bench: {messages} x {size} B would exceed the broker's per-partition retention cap over {Partitions} partitions");
+            return 2;
+        }
+
+        var failed = false;
+        foreach (var (label, basePort) in new[] { ("direct", (int?)null), ("forwarded", FreePortRange(1)) })
+        {
+            using var cluster = MockCluster.Start(new MockClusterOptions
+            {
+                BrokerCount = 1,
+                FixedBasePort = basePort,
+                Topics = [new MockTopic("bench", Partitions)],
+            });
+            var produced = Produce(cluster.BootstrapServers, messages, size, out var produceSeconds);
+            var consumed = Consume(cluster.BootstrapServers, messages, out var consumeSeconds);
+            Console.WriteLine(FormattableString.Invariant(
+                $"RESULT name=devbroker.{label}.produce_msgs_per_s value={messages / produceSeconds:F0} unit=msgs/s"));
+            Console.WriteLine(FormattableString.Invariant(
+                $"RESULT name=devbroker.{label}.consume_msgs_per_s value={messages / consumeSeconds:F0} unit=msgs/s"));
+            if (produced != messages || consumed != messages)
+            {
+                Console.Error.WriteLine($"bench: {label}: produced {produced}, consumed {consumed}, expected {messages}");
+                failed = true;
+            }
+        }
+
+        return failed ? 1 : 0;
+    }
+
+    private static long Produce(string bootstrap, int messages, int size, out double seconds)
+    {
+        var config = new ProducerConfig
+        {
+            BootstrapServers = bootstrap,
+            LingerMs = 5,
+            Acks = Acks.All,
+            QueueBufferingMaxMessages = 1_000_000,
+            Partitioner = Partitioner.Murmur2Random,
+        };
+        long delivered = 0;
+        var payload = new byte[size];
+        using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
+        Action<DeliveryReport<byte[], byte[]>> onDelivery = report =>
+        {
+            if (!report.Error.IsError)
+            {
+                Interlocked.Increment(ref delivered);
+            }
+        };
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < messages; i++)
+        {
+            var key = BitConverter.GetBytes(i);
+            while (true)
+            {
+                try
+                {
+                    producer.Produce("bench", new Message<byte[], byte[]> { Key = key, Value = payload }, onDelivery);
+                    break;
+                }
+                catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+                {
+                    producer.Poll(TimeSpan.FromMilliseconds(10));
+                }
+            }
+        }
+
+        producer.Flush(TimeSpan.FromMinutes(2));
+        seconds = clock.Elapsed.TotalSeconds;
+        return Interlocked.Read(ref delivered);
+    }
+
+    private static long Consume(string bootstrap, int messages, out double seconds)
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = "bench-" + Guid.NewGuid().ToString("N"),
+            EnableAutoCommit = false,
+            // Any gap must show, not be skipped over.
+            AutoOffsetReset = AutoOffsetReset.Error,
+        };
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
+        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset("bench", p, Offset.Beginning)));
+        long count = 0;
+        var clock = Stopwatch.StartNew();
+        var deadline = TimeSpan.FromMinutes(2);
+        while (count < messages && clock.Elapsed < deadline)
+        {
+            var result = consumer.Consume(TimeSpan.FromMilliseconds(500));
+            if (result is not null && !result.IsPartitionEOF)
+            {
+                count++;
+            }
+        }
+
+        seconds = clock.Elapsed.TotalSeconds;
+        consumer.Close();
+        return count;
+    }
+
+    /// <summary>A base port with <paramref name="count"/> free consecutive ports (free at the time of asking).</summary>
+    internal static int FreePortRange(int count)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            var start = ((IPEndPoint)probe.LocalEndPoint!).Port;
+            if (start + count > 65535)
+            {
+                continue;
+            }
+
+            if (Enumerable.Range(start + 1, count - 1).All(IsFree))
+            {
+                return start;
+            }
+        }
+
+        throw new InvalidOperationException($"No {count} consecutive free ports found.");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}
