@@ -2,5 +2,5 @@ namespace Fulfillment.SchemaRegistry;
 
 internal static class Program
 {
-    private static int Main(string[] args) => args.Length >= 0 ? 0 : 1;
+    private static async Task Main(string[] args) => await RegistryApp.Build(args).RunAsync();
 }
