@@ -13,19 +13,22 @@ namespace Fulfillment.DevBroker;
 internal static class Bench
 {
     private const int Partitions = 32;
+    private const string Topic = "bench";
 
     public static int Run(string[] args)
     {
         var messages = 500_000;
         var size = 100;
+        string? external = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--messages" when i + 1 < args.Length: messages = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--size" when i + 1 < args.Length: size = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--bootstrap" when i + 1 < args.Length: external = args[++i]; break;
                 default:
-                    Console.Error.WriteLine($"bench: unknown argument '{args[i]}' (use --messages N --size BYTES)");
+                    Console.Error.WriteLine($"bench: unknown argument '{args[i]}' (use --messages N --size BYTES --bootstrap SERVERS)");
                     return 2;
             }
         }
@@ -37,29 +40,41 @@ internal static class Bench
             return 2;
         }
 
+        if (external is not null)
+        {
+            return Measure("external", external, messages, size) ? 0 : 1;
+        }
+
         var failed = false;
-        foreach (var (label, basePort) in new[] { ("direct", (int?)null), ("forwarded", FreePortRange(1)) })
+        foreach (var (label, basePort) in new[] { ("direct", (int?)null), ("forwarded", FreePort()) })
         {
             using var cluster = MockCluster.Start(new MockClusterOptions
             {
                 BrokerCount = 1,
                 FixedBasePort = basePort,
-                Topics = [new MockTopic("bench", Partitions)],
+                Topics = [new MockTopic(Topic, Partitions)],
             });
-            var produced = Produce(cluster.BootstrapServers, messages, size, out var produceSeconds);
-            var consumed = Consume(cluster.BootstrapServers, messages, out var consumeSeconds);
-            Console.WriteLine(FormattableString.Invariant(
-                $"RESULT name=devbroker.{label}.produce_msgs_per_s value={messages / produceSeconds:F0} unit=msgs/s"));
-            Console.WriteLine(FormattableString.Invariant(
-                $"RESULT name=devbroker.{label}.consume_msgs_per_s value={messages / consumeSeconds:F0} unit=msgs/s"));
-            if (produced != messages || consumed != messages)
-            {
-                Console.Error.WriteLine($"bench: {label}: produced {produced}, consumed {consumed}, expected {messages}");
-                failed = true;
-            }
+            failed |= !Measure(label, cluster.BootstrapServers, messages, size);
         }
 
         return failed ? 1 : 0;
+    }
+
+    private static bool Measure(string label, string bootstrap, int messages, int size)
+    {
+        var produced = Produce(bootstrap, messages, size, out var produceSeconds);
+        var consumed = Consume(bootstrap, messages, out var consumeSeconds);
+        Console.WriteLine(FormattableString.Invariant(
+            $"RESULT name=devbroker.{label}.produce_msgs_per_s value={messages / produceSeconds:F0} unit=msgs/s"));
+        Console.WriteLine(FormattableString.Invariant(
+            $"RESULT name=devbroker.{label}.consume_msgs_per_s value={messages / consumeSeconds:F0} unit=msgs/s"));
+        if (produced != messages || consumed != messages)
+        {
+            Console.Error.WriteLine($"bench: {label}: produced {produced}, consumed {consumed}, expected {messages}");
+            return false;
+        }
+
+        return true;
     }
 
     private static long Produce(string bootstrap, int messages, int size, out double seconds)
@@ -90,7 +105,7 @@ internal static class Bench
             {
                 try
                 {
-                    producer.Produce("bench", new Message<byte[], byte[]> { Key = key, Value = payload }, onDelivery);
+                    producer.Produce(Topic, new Message<byte[], byte[]> { Key = key, Value = payload }, onDelivery);
                     break;
                 }
                 catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
@@ -115,8 +130,14 @@ internal static class Bench
             // Any gap must show, not be skipped over.
             AutoOffsetReset = AutoOffsetReset.Error,
         };
+        int partitions;
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build())
+        {
+            partitions = admin.GetMetadata(Topic, TimeSpan.FromSeconds(10)).Topics.Single().Partitions.Count;
+        }
+
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
-        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset("bench", p, Offset.Beginning)));
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(Topic, p, Offset.Beginning)));
         long count = 0;
         var clock = Stopwatch.StartNew();
         var deadline = TimeSpan.FromMinutes(2);
@@ -134,39 +155,10 @@ internal static class Bench
         return count;
     }
 
-    /// <summary>A base port with <paramref name="count"/> free consecutive ports (free at the time of asking).</summary>
-    internal static int FreePortRange(int count)
+    private static int FreePort()
     {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            var start = ((IPEndPoint)probe.LocalEndPoint!).Port;
-            if (start + count > 65535)
-            {
-                continue;
-            }
-
-            if (Enumerable.Range(start + 1, count - 1).All(IsFree))
-            {
-                return start;
-            }
-        }
-
-        throw new InvalidOperationException($"No {count} consecutive free ports found.");
-    }
-
-    private static bool IsFree(int port)
-    {
-        try
-        {
-            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }

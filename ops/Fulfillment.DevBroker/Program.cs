@@ -11,11 +11,14 @@ internal static class Program
         Fulfillment.DevBroker - development Kafka broker (librdkafka's in-memory mock cluster).
 
         Usage: Fulfillment.DevBroker [options]
-               Fulfillment.DevBroker bench [--messages N] [--size BYTES]   (forwarder vs direct throughput)
+               Fulfillment.DevBroker bench [--messages N] [--size BYTES] [--bootstrap SERVERS]
+                 produce then consume N messages in-process directly and through the forwarder, or against
+                 SERVERS (a running broker; uses topic "bench", which must exist: --topic bench:32)
 
         Options:
           --brokers N               number of brokers (default 3)
-          --base-port P             broker i listens on 127.0.0.1:(P+i) (default 19092)
+          --base-port P             broker i listens on 127.0.0.1:(P+i) (default 19092) through a small TCP forwarder;
+                                    0 = the brokers' own kernel-chosen ports, no forwarder
           --bootstrap-file PATH     write the bootstrap list there once ready (atomically); deleted on exit
           --topic NAME:PARTITIONS   create this topic too (repeatable; overrides a catalog topic of the same name)
           --no-catalog              do not create the topics of Fulfillment.Schemas TopicCatalog.All
@@ -36,8 +39,10 @@ internal static class Program
           * AdminClient cannot create/delete topics (topics come from the catalog and --topic; metadata requests
             auto-create unknown topics with 4 partitions). Never call ListConsumerGroups, DescribeConsumerGroups or
             DeleteGroups against it: the client process crashes.
-          * Classic groups: after the last member leaves, a new member waits session.timeout.ms - 1 s; use short client
-            session timeouts or group.protocol=consumer.
+          * Classic groups: after the last member leaves, a new member waits the group's session.timeout.ms - 1 s
+            (a client setting: 6000 -> 5 s, 3000 -> 2 s; measured); use short client session timeouts, unique group
+            ids in tests, or group.protocol=consumer (whose broker-side timeouts --session-timeout-ms and
+            --heartbeat-interval-ms set).
         """;
 
     private static int Main(string[] args)
@@ -75,7 +80,7 @@ internal static class Program
             cluster = MockCluster.Start(new MockClusterOptions
             {
                 BrokerCount = settings.Brokers,
-                FixedBasePort = settings.BasePort,
+                FixedBasePort = settings.BasePort == 0 ? null : settings.BasePort,
                 Topics = settings.Topics,
                 GroupConsumerSessionTimeoutMs = settings.SessionTimeoutMs,
                 GroupConsumerHeartbeatIntervalMs = settings.HeartbeatIntervalMs,
@@ -153,7 +158,7 @@ internal static class Program
                 switch (args[i])
                 {
                     case "--brokers": brokers = Int(args, ref i, 1, 16); break;
-                    case "--base-port": basePort = Int(args, ref i, 1, 65535 - 16); break;
+                    case "--base-port": basePort = Int(args, ref i, 0, 65535 - 16); break;
                     case "--bootstrap-file": bootstrapFile = Value(args, ref i); break;
                     case "--topic": extra.Add(Topic(Value(args, ref i))); break;
                     case "--no-catalog": catalog = false; break;
