@@ -1,0 +1,83 @@
+namespace Fulfillment.Processors.Inventory.Domain;
+
+/// <summary>Everything that can change a pool: operator commands, stock movements and order events.</summary>
+public abstract record InventoryCommand;
+
+/// <summary>Pool-wide switches. Oversell is off unless a pool explicitly turns it on.</summary>
+public sealed record ConfigurePool(bool AllowOversell) : InventoryCommand;
+
+public sealed record UpsertLocation(
+    string LocationId,
+    LocationKind Kind,
+    bool Active,
+    string Country,
+    string? Region,
+    GeoPoint? Geo,
+    IReadOnlyList<string> CountriesServed,
+    IReadOnlyList<string> RegionsServed,
+    int? MaxOrderWeightGrams,
+    int Priority,
+    string? Address = null) : InventoryCommand;
+
+public sealed record DeactivateLocation(string LocationId) : InventoryCommand;
+
+/// <summary>Which locations may serve a channel. A channel without a mapping may use every location.</summary>
+public sealed record SetChannelLocations(string Channel, IReadOnlyList<string> LocationIds) : InventoryCommand;
+
+/// <summary>The ordered rule chain, split policy and location ranking of one channel.</summary>
+public sealed record SetRoutingRules(
+    string Channel,
+    IReadOnlyList<RoutingRule> Chain,
+    bool AllowSplit,
+    IReadOnlyList<string> LocationRanking) : InventoryCommand;
+
+public sealed record DefineBundle(string BundleSku, IReadOnlyList<SkuQuantity> Components) : InventoryCommand;
+
+public sealed record SetSafetyStock(string Sku, string LocationId, int Quantity) : InventoryCommand;
+
+public sealed record ReceiveStock(string Sku, string LocationId, int Quantity, string Reference) : InventoryCommand;
+
+public sealed record AdjustStock(string Sku, string LocationId, int Delta, string ReasonCode) : InventoryCommand;
+
+/// <summary>An absolute count; the decider books the difference as a movement.</summary>
+public sealed record CountStock(string Sku, string LocationId, int CountedQuantity) : InventoryCommand;
+
+public sealed record RequestTransfer(
+    string TransferId,
+    string FromLocationId,
+    string ToLocationId,
+    IReadOnlyList<SkuQuantity> Lines) : InventoryCommand;
+
+/// <summary>Quantities actually shipped; each at most what was requested. Unlisted lines ship zero.</summary>
+public sealed record ShipTransfer(string TransferId, IReadOnlyList<SkuQuantity> Lines) : InventoryCommand;
+
+/// <summary>Quantities actually received; short and over receipts are booked as discrepancy movements.</summary>
+public sealed record ReceiveTransfer(string TransferId, IReadOnlyList<SkuQuantity> Lines) : InventoryCommand;
+
+public sealed record CancelTransfer(string TransferId) : InventoryCommand;
+
+/// <summary>A 3PL's view of its stock. Complete = SKUs not listed are zero there.</summary>
+public sealed record ReconcileSnapshot(string LocationId, IReadOnlyList<SkuQuantity> Quantities, bool Complete) : InventoryCommand;
+
+public sealed record PlaceOrder(
+    string OrderId,
+    string Channel,
+    FulfillmentMode Mode,
+    int Priority,
+    DateTimeOffset PlacedAt,
+    ShipTo ShipTo,
+    IReadOnlyList<OrderLineRequest> Lines) : InventoryCommand;
+
+/// <summary>The order's lines as they are now (full replacement); quantity 0 removes a line.</summary>
+public sealed record UpdateOrder(string OrderId, ShipTo ShipTo, IReadOnlyList<OrderLineRequest> Lines) : InventoryCommand;
+
+public sealed record CancelOrder(string OrderId, string Reason) : InventoryCommand;
+
+/// <summary>Shipment confirmation; must come from the location the lines are allocated at.</summary>
+public sealed record ConfirmShipment(
+    string OrderId,
+    string ShipmentId,
+    string LocationId,
+    IReadOnlyList<ShippedLine> Lines) : InventoryCommand;
+
+public sealed record RestockReturn(string ReturnId, string Sku, string LocationId, int Quantity) : InventoryCommand;

@@ -1,0 +1,440 @@
+namespace Fulfillment.Processors.Inventory.Domain;
+
+/// <summary>
+/// All state of one inventory pool. Mutated only by <see cref="InventoryDecider"/>; read through the query methods.
+/// SKU and location strings are interned to dense ints; locations index the per-SKU cell arrays, so the hot path
+/// is one dictionary lookup per SKU and array indexing per location.
+/// </summary>
+public sealed class PoolState
+{
+    internal readonly Dictionary<string, int> SkuIds = new(StringComparer.Ordinal);
+    internal readonly List<SkuEntry> Skus = [];
+    internal readonly Dictionary<string, int> LocationIds = new(StringComparer.Ordinal);
+    internal readonly List<LocationState> Locations = [];
+    internal readonly Dictionary<string, ChannelConfig> Channels = new(StringComparer.Ordinal);
+    /// <summary>Configured channels in ordinal name order, so per-channel outputs never depend on hash order.</summary>
+    internal readonly List<ChannelConfig> ConfiguredChannels = [];
+    internal readonly Dictionary<string, Order> Orders = new(StringComparer.Ordinal);
+    internal readonly Dictionary<string, Transfer> Transfers = new(StringComparer.Ordinal);
+
+    public bool AllowOversell { get; internal set; }
+
+    /// <summary>Counts decided commands; marks which cells a command touched without a per-command set.</summary>
+    internal int CommandSeq;
+
+    internal int SkuId(string sku)
+    {
+        if (SkuIds.TryGetValue(sku, out var id))
+        {
+            return id;
+        }
+
+        id = Skus.Count;
+        SkuIds.Add(sku, id);
+        Skus.Add(new SkuEntry(sku, id));
+        return id;
+    }
+
+    internal int Available(int sku, int location)
+    {
+        var cells = Skus[sku].Cells;
+        if ((uint)location >= (uint)cells.Length || cells[location] is not { } cell)
+        {
+            return 0;
+        }
+
+        return cell.Free;
+    }
+
+    internal StockCell Cell(int sku, int location)
+    {
+        var entry = Skus[sku];
+        var cells = entry.Cells;
+        if ((uint)location >= (uint)cells.Length)
+        {
+            Array.Resize(ref entry.Cells, Math.Max(Locations.Count, location + 1));
+            cells = entry.Cells;
+        }
+
+        return cells[location] ??= new StockCell(sku, location);
+    }
+
+    internal ChannelConfig Channel(string name)
+    {
+        if (!Channels.TryGetValue(name, out var config))
+        {
+            config = new ChannelConfig(name);
+            Channels.Add(name, config);
+        }
+
+        return config;
+    }
+
+    internal void MarkConfigured(ChannelConfig config)
+    {
+        if (config.Configured)
+        {
+            return;
+        }
+
+        config.Configured = true;
+        var i = 0;
+        while (i < ConfiguredChannels.Count && string.CompareOrdinal(ConfiguredChannels[i].Name, config.Name) < 0)
+        {
+            i++;
+        }
+
+        ConfiguredChannels.Insert(i, config);
+    }
+
+    /// <summary>Sellable units of a SKU for a channel: its eligible, active, non-FBA locations.</summary>
+    internal int ChannelAvailable(ChannelConfig channel, int sku)
+    {
+        var total = 0;
+        for (var l = 0; l < Locations.Count; l++)
+        {
+            if (channel.SellsFrom(Locations[l]))
+            {
+                total += Math.Max(0, Available(sku, l));
+            }
+        }
+
+        return total;
+    }
+
+    internal int ChannelBundleAvailable(ChannelConfig channel, Component[] components)
+    {
+        var total = 0;
+        for (var l = 0; l < Locations.Count; l++)
+        {
+            if (channel.SellsFrom(Locations[l]))
+            {
+                total += BundleUnitsAt(components, l);
+            }
+        }
+
+        return total;
+    }
+
+    internal int BundleUnitsAt(Component[] components, int location)
+    {
+        var units = int.MaxValue;
+        foreach (var c in components)
+        {
+            units = Math.Min(units, Math.Max(0, Available(c.Sku, location)) / c.Quantity);
+        }
+
+        return units == int.MaxValue ? 0 : units;
+    }
+
+    public StockLevel? GetLevel(string sku, string locationId)
+    {
+        if (!SkuIds.TryGetValue(sku, out var s) || !LocationIds.TryGetValue(locationId, out var l))
+        {
+            return null;
+        }
+
+        var cells = Skus[s].Cells;
+        return (uint)l < (uint)cells.Length && cells[l] is { } c ? c.ToLevel() : null;
+    }
+
+    /// <summary>Every SKU × location cell, ordered by SKU then location (ordinal).</summary>
+    public IReadOnlyList<(string Sku, string LocationId, StockLevel Level)> GetLevels()
+    {
+        var result = new List<(string, string, StockLevel)>();
+        foreach (var sku in Skus)
+        {
+            foreach (var cell in sku.Cells)
+            {
+                if (cell is not null)
+                {
+                    result.Add((sku.Code, Locations[cell.Location].Id, cell.ToLevel()));
+                }
+            }
+        }
+
+        result.Sort(static (a, b) =>
+        {
+            var c = string.CompareOrdinal(a.Item1, b.Item1);
+            return c != 0 ? c : string.CompareOrdinal(a.Item2, b.Item2);
+        });
+        return result;
+    }
+
+    public int GetChannelAvailable(string channel, string sku)
+    {
+        if (!SkuIds.TryGetValue(sku, out var s))
+        {
+            return 0;
+        }
+
+        var config = Channels.TryGetValue(channel, out var c) ? c : new ChannelConfig(channel);
+        var bundle = Skus[s].Bundle;
+        return bundle is null ? ChannelAvailable(config, s) : ChannelBundleAvailable(config, bundle);
+    }
+
+    public OrderView? GetOrder(string orderId)
+    {
+        if (!Orders.TryGetValue(orderId, out var order))
+        {
+            return null;
+        }
+
+        var lines = new OrderLineView[order.Lines.Length];
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = order.Lines[i];
+            var allocations = new LineAllocation[line.Allocations.Count];
+            for (var a = 0; a < allocations.Length; a++)
+            {
+                allocations[a] = new LineAllocation(line.LineId, line.Sku, Locations[line.Allocations[a].Location].Id, line.Allocations[a].Quantity);
+            }
+
+            lines[i] = new OrderLineView(line.LineId, line.Sku, line.Quantity, line.Shipped, line.Need, allocations);
+        }
+
+        return new OrderView(order.Id, order.Channel.Name, order.Mode, lines);
+    }
+
+    public IReadOnlyList<string> GetOrderIds()
+    {
+        var ids = new List<string>(Orders.Keys);
+        ids.Sort(StringComparer.Ordinal);
+        return ids;
+    }
+
+    public int OrderCount => Orders.Count;
+}
+
+public sealed record StockLevel(int OnHand, int Allocated, int Reserved, int SafetyStock, int InTransit)
+{
+    public int Net => OnHand - Allocated - Reserved - SafetyStock;
+
+    public int Available => Math.Max(0, Net);
+}
+
+public sealed record OrderLineView(
+    string LineId,
+    string Sku,
+    int Quantity,
+    int Shipped,
+    int Backordered,
+    IReadOnlyList<LineAllocation> Allocations);
+
+public sealed record OrderView(string OrderId, string Channel, FulfillmentMode Mode, IReadOnlyList<OrderLineView> Lines);
+
+internal sealed class SkuEntry(string code, int id)
+{
+    public readonly string Code = code;
+    public readonly int Id = id;
+    public StockCell?[] Cells = [];
+    /// <summary>Non-null when this SKU is a bundle: it has no stock of its own.</summary>
+    public Component[]? Bundle;
+    /// <summary>Bundles that use this SKU as a component, for bundle availability outputs.</summary>
+    public List<int>? UsedInBundles;
+    /// <summary>Orders with backordered demand for this SKU, FIFO by (priority desc, placed at, order id).</summary>
+    public SortedSet<Order>? Waiting;
+    private Component[]? _self;
+
+    /// <summary>What one unit of this SKU consumes: its components, or itself.</summary>
+    public Component[] Consumes => Bundle ?? (_self ??= [new Component(Id, 1)]);
+}
+
+internal sealed class StockCell(int sku, int location)
+{
+    public readonly int Sku = sku;
+    public readonly int Location = location;
+    public int OnHand;
+    public int Allocated;
+    public int Reserved;
+    public int Safety;
+    public int InTransit;
+    public int TouchedAt = -1;
+
+    /// <summary>Units free for new allocations; negative only under oversell or a safety stock above free stock.</summary>
+    public int Free => OnHand - Allocated - Reserved - Safety;
+
+    public StockLevel ToLevel() => new(OnHand, Allocated, Reserved, Safety, InTransit);
+}
+
+internal readonly record struct Component(int Sku, int Quantity);
+
+internal sealed class LocationState(string id, int index)
+{
+    public readonly string Id = id;
+    public readonly int Index = index;
+    public LocationKind Kind;
+    public bool Active;
+    public string Country = "";
+    public string? Region;
+    public GeoPoint? Geo;
+    public string[] CountriesServed = [];
+    public string[] RegionsServed = [];
+    public int? MaxOrderWeightGrams;
+    public int Priority;
+    public string? Address;
+
+    public bool Serves(ShipTo to)
+    {
+        if (CountriesServed.Length > 0 && Array.IndexOf(CountriesServed, to.Country) < 0)
+        {
+            return false;
+        }
+
+        return RegionsServed.Length == 0 || (to.Region is not null && Array.IndexOf(RegionsServed, to.Region) >= 0);
+    }
+}
+
+internal sealed class ChannelConfig(string name)
+{
+    internal static readonly RoutingRule[] DefaultChain =
+        [RoutingRule.MinimiseSplits, RoutingRule.ChannelRanking, RoutingRule.Proximity, RoutingRule.StockBalance];
+
+    public readonly string Name = name;
+    public bool Configured;
+    /// <summary>Null = every location may serve the channel.</summary>
+    public bool[]? Mapped;
+    public RoutingRule[] Chain = DefaultChain;
+    public bool AllowSplit = true;
+    /// <summary>Rank per location index (0 = most preferred); null = rank by location priority.</summary>
+    public int[]? Ranking;
+
+    public bool IsMapped(int location) => Mapped is null || (location < Mapped.Length && Mapped[location]);
+
+    public bool SellsFrom(LocationState location) =>
+        location.Active && location.Kind != LocationKind.AmazonFba && IsMapped(location.Index);
+
+    public int RankOf(LocationState location)
+    {
+        if (Ranking is null)
+        {
+            return location.Priority;
+        }
+
+        return location.Index < Ranking.Length ? Ranking[location.Index] : int.MaxValue;
+    }
+}
+
+internal struct LocQty(int location, int quantity)
+{
+    public int Location = location;
+    public int Quantity = quantity;
+}
+
+internal sealed class OrderLine(string lineId, int skuId, string sku, int quantity, int weightGrams, Component[] components)
+{
+    public readonly string LineId = lineId;
+    public readonly int SkuId = skuId;
+    public readonly string Sku = sku;
+    public int Quantity = quantity;
+    public readonly int WeightGrams = weightGrams;
+    /// <summary>Captured at order time so a later bundle redefinition cannot change what this line holds.</summary>
+    public readonly Component[] Components = components;
+    public int Shipped;
+    public int AllocatedTotal;
+    public readonly List<LocQty> Allocations = new(1);
+
+    public int Need => Quantity - Shipped - AllocatedTotal;
+
+    public int AllocatedAt(int location)
+    {
+        for (var i = 0; i < Allocations.Count; i++)
+        {
+            if (Allocations[i].Location == location)
+            {
+                return Allocations[i].Quantity;
+            }
+        }
+
+        return 0;
+    }
+}
+
+internal sealed class Order(string id, ChannelConfig channel, FulfillmentMode mode, int priority, DateTimeOffset placedAt)
+{
+    public readonly string Id = id;
+    public readonly ChannelConfig Channel = channel;
+    public readonly FulfillmentMode Mode = mode;
+    public readonly int Priority = priority;
+    public readonly DateTimeOffset PlacedAt = placedAt;
+    public ShipTo ShipTo = new("");
+    public OrderLine[] Lines = [];
+    public HashSet<string>? Shipments;
+    /// <summary>SKUs whose waiting sets hold this order.</summary>
+    public List<int>? WaitingOn;
+
+    public int TotalNeed()
+    {
+        var n = 0;
+        foreach (var line in Lines)
+        {
+            n += line.Need;
+        }
+
+        return n;
+    }
+
+    public bool Uses(int location)
+    {
+        foreach (var line in Lines)
+        {
+            if (line.AllocatedAt(location) > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>Backorder FIFO: higher priority first, then earlier placed, then order id.</summary>
+internal sealed class BackorderOrder : IComparer<Order>
+{
+    public static readonly BackorderOrder Instance = new();
+
+    public int Compare(Order? x, Order? y)
+    {
+        if (ReferenceEquals(x, y))
+        {
+            return 0;
+        }
+
+        if (x is null)
+        {
+            return -1;
+        }
+
+        if (y is null)
+        {
+            return 1;
+        }
+
+        var c = y.Priority.CompareTo(x.Priority);
+        if (c != 0)
+        {
+            return c;
+        }
+
+        c = x.PlacedAt.CompareTo(y.PlacedAt);
+        return c != 0 ? c : string.CompareOrdinal(x.Id, y.Id);
+    }
+}
+
+internal sealed class TransferLine(int sku, int requested)
+{
+    public readonly int Sku = sku;
+    public readonly int Requested = requested;
+    public int Reserved = requested;
+    public int Shipped;
+    public int Received;
+}
+
+internal sealed class Transfer(string id, int from, int to, TransferLine[] lines)
+{
+    public readonly string Id = id;
+    public readonly int From = from;
+    public readonly int To = to;
+    public readonly TransferLine[] Lines = lines;
+    public TransferStatus Status = TransferStatus.Requested;
+}
