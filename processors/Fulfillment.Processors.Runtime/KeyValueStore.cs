@@ -1,0 +1,118 @@
+using Fulfillment.Processors.Runtime.State;
+
+namespace Fulfillment.Processors.Runtime;
+
+/// <summary>A task-local key-value store. Writes become durable (locally and in the changelog) at the next commit,
+/// together with the input offsets they reflect; a handler that throws leaves none of its writes behind.</summary>
+public interface IKeyValueStore<TKey, TValue>
+{
+    bool TryGet(TKey key, out TValue value);
+
+    /// <summary>The stored value, or <paramref name="defaultValue"/> when the key is absent.</summary>
+    TValue GetOrDefault(TKey key, TValue defaultValue);
+
+    void Put(TKey key, TValue value);
+
+    void Delete(TKey key);
+
+    /// <summary>Every entry of this task's store in the key serde's byte order (a snapshot; safe to modify while iterating).</summary>
+    IReadOnlyList<KeyValuePair<TKey, TValue>> All();
+}
+
+/// <summary>The byte-level store of one task: per-record writes (rolled back if the handler throws) over the writes
+/// since the last commit (deduplicated per key) over the task's durable storage.</summary>
+internal sealed class StoreCache(int index, ITaskStorageAccessor storage)
+{
+    private readonly Dictionary<byte[], byte[]?> _pending = new(ByteArrayComparer.Instance);
+
+    public int Index { get; } = index;
+
+    public Dictionary<byte[], byte[]?> Dirty { get; } = new(ByteArrayComparer.Instance);
+
+    public byte[]? Get(byte[] key)
+    {
+        if (_pending.TryGetValue(key, out var pending))
+        {
+            return pending;
+        }
+
+        if (Dirty.TryGetValue(key, out var dirty))
+        {
+            return dirty;
+        }
+
+        return storage.Storage.Get(Index, key);
+    }
+
+    public void Put(byte[] key, byte[]? value) => _pending[key] = value;
+
+    public IReadOnlyList<KeyValuePair<byte[], byte[]>> All()
+    {
+        var merged = new SortedDictionary<byte[], byte[]?>(ByteArrayComparer.Instance);
+        foreach (var (key, value) in storage.Storage.All(Index))
+        {
+            merged[key] = value;
+        }
+
+        foreach (var (key, value) in Dirty)
+        {
+            merged[key] = value;
+        }
+
+        foreach (var (key, value) in _pending)
+        {
+            merged[key] = value;
+        }
+
+        return [.. merged.Where(p => p.Value is not null).Select(p => new KeyValuePair<byte[], byte[]>(p.Key, p.Value!))];
+    }
+
+    public void AcceptPending()
+    {
+        foreach (var (key, value) in _pending)
+        {
+            Dirty[key] = value;
+        }
+
+        _pending.Clear();
+    }
+
+    public void RejectPending() => _pending.Clear();
+
+    public IReadOnlyList<StoreWrite> DirtyWrites() => [.. Dirty.Select(p => new StoreWrite(p.Key, p.Value))];
+}
+
+/// <summary>Lets a store cache follow the task's storage when it is replaced (wipe/rebuild).</summary>
+internal interface ITaskStorageAccessor
+{
+    ITaskStorage Storage { get; }
+}
+
+internal sealed class KeyValueStore<TKey, TValue>(StoreCache cache, StoreHandle<TKey, TValue> handle) : IKeyValueStore<TKey, TValue>
+{
+    public bool TryGet(TKey key, out TValue value)
+    {
+        if (cache.Get(SerializeKey(key)) is { } bytes)
+        {
+            value = handle.ValueSerde.Deserialize(bytes);
+            return true;
+        }
+
+        value = default!;
+        return false;
+    }
+
+    public TValue GetOrDefault(TKey key, TValue defaultValue) => TryGet(key, out var value) ? value : defaultValue;
+
+    public void Put(TKey key, TValue value) =>
+        cache.Put(SerializeKey(key), handle.ValueSerde.Serialize(value)
+            ?? throw new ArgumentException($"Store '{handle.Name}' cannot hold a value that serializes to null; use Delete.", nameof(value)));
+
+    public void Delete(TKey key) => cache.Put(SerializeKey(key), null);
+
+    public IReadOnlyList<KeyValuePair<TKey, TValue>> All() =>
+        [.. cache.All().Select(p => new KeyValuePair<TKey, TValue>(handle.KeySerde.Deserialize(p.Key), handle.ValueSerde.Deserialize(p.Value)))];
+
+    private byte[] SerializeKey(TKey key) =>
+        handle.KeySerde.Serialize(key) ?? throw new ArgumentException($"Store '{handle.Name}' keys cannot serialize to null.", nameof(key));
+}

@@ -1,0 +1,914 @@
+using System.Diagnostics;
+using System.Globalization;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using Fulfillment.Processors.Runtime.State;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Fulfillment.Processors.Runtime;
+
+/// <summary>
+/// Runs a <see cref="Topology"/> against Kafka: one consumer-group member, one processing thread, one task per
+/// partition number of the co-partitioned inputs.
+/// <para>Group membership is the classic protocol with the eager <c>range</c> assignor. Why: librdkafka has no
+/// pluggable assignor; range is the one that puts partition <c>p</c> of every subscribed topic (same partition counts)
+/// on the same member, which co-partitioned tasks need. cooperative-sticky balances topics independently and breaks that;
+/// KIP-848 assigns on the broker with an assignor we cannot choose on every broker (the development broker's is not
+/// documented to co-locate). The cost is stop-the-world rebalances, which commit on revoke and reopen tasks from local
+/// state (cheap) — and takeover after a crash waits for the session timeout, which is configurable.</para>
+/// <para>Local state (the task checkpoint written atomically with the data) is the truth for where a task resumes; the
+/// group commit is a courtesy for lag tooling.</para>
+/// </summary>
+public sealed class StreamRuntime
+{
+    private readonly Topology _topology;
+    private readonly StreamRuntimeOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _clock;
+    private readonly Dictionary<int, TaskRunner> _runners = [];
+    private readonly Dictionary<string, int> _inputIndex;
+    private readonly HashSet<TopicPartition> _paused = [];
+    private readonly Action<OutputRecord> _sink;
+    private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
+    private IConsumer<byte[], byte[]>? _consumer;
+    private IConsumer<byte[], byte[]>? _restoreConsumer;
+    private IProducer<byte[], byte[]>? _producer;
+    private Error? _deliveryError;
+    private bool _inTransaction;
+    private bool _failed;
+    private bool _eos;
+    private int _partitionCount;
+    private volatile int[] _assigned = [];
+
+    public StreamRuntime(Topology topology, StreamRuntimeOptions options, ILogger<StreamRuntime>? logger = null, TimeProvider? clock = null)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        ArgumentNullException.ThrowIfNull(options);
+        _topology = topology;
+        _options = options;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _clock = clock ?? TimeProvider.System;
+        _inputIndex = topology.Inputs.ToDictionary(i => i.Topic, i => i.Index, StringComparer.Ordinal);
+        _sink = ProduceOutput;
+        _onDelivery = report =>
+        {
+            if (report.Error.IsError)
+            {
+                _deliveryError ??= report.Error;
+            }
+        };
+    }
+
+    /// <summary>The guarantee in effect once running (Auto resolved).</summary>
+    public ProcessingGuarantee EffectiveGuarantee { get; private set; }
+
+    /// <summary>Partitions (tasks) this worker currently owns; safe to read from any thread.</summary>
+    public IReadOnlyList<int> AssignedPartitions => _assigned;
+
+    /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled (then commits and leaves the group) or a
+    /// fatal error occurs (then throws without committing). Runs on its own thread: the poll loop blocks in librdkafka.</summary>
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(() => Run(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Run(CancellationToken cancellationToken)
+    {
+        try
+        {
+            EffectiveGuarantee = ResolveGuarantee();
+            _eos = EffectiveGuarantee == ProcessingGuarantee.ExactlyOnceV2;
+            _partitionCount = ValidateTopics();
+            RuntimeLog.Starting(_logger, _topology.ApplicationId, _options.InstanceId, EffectiveGuarantee, _partitionCount);
+            _producer = BuildProducer();
+            _restoreConsumer = BuildRestoreConsumer();
+            _consumer = BuildConsumer();
+            _consumer.Subscribe(_topology.InputTopics);
+            Loop(cancellationToken);
+            CommitAll();
+            _consumer.Close();
+            RuntimeLog.Stopped(_logger, _topology.ApplicationId);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _failed = true;
+            RuntimeLog.Failed(_logger, ex, _topology.ApplicationId);
+            throw;
+        }
+        finally
+        {
+            CloseAllTasks();
+            _consumer?.Dispose();
+            _restoreConsumer?.Dispose();
+            _producer?.Dispose();
+            _consumer = null;
+            _restoreConsumer = null;
+            _producer = null;
+        }
+    }
+
+    private TimeSpan CommitInterval => _options.CommitInterval ?? (_eos ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1));
+
+    private void Loop(CancellationToken cancellationToken)
+    {
+        var nextCommit = _clock.GetUtcNow() + CommitInterval;
+        var moreWork = false;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var now = _clock.GetUtcNow();
+                var timeout = moreWork ? TimeSpan.Zero : PollTimeout(now, nextCommit);
+                var result = _consumer!.Consume(timeout);
+                for (var n = 0; result is not null; n++)
+                {
+                    Route(result);
+                    if (n >= 2000)
+                    {
+                        break;
+                    }
+
+                    result = _consumer.Consume(TimeSpan.Zero);
+                }
+
+                now = _clock.GetUtcNow();
+                moreWork = ProcessTasks(now);
+                ApplyBackpressure();
+                foreach (var runner in _runners.Values)
+                {
+                    runner.Task.PunctuateWallClock(now);
+                    ReportTaskProblems(runner.Task);
+                }
+
+                if (now >= nextCommit)
+                {
+                    CommitAll();
+                    UpdateLag();
+                    nextCommit = now + CommitInterval;
+                }
+            }
+            catch (ConsumeException ex) when (!ex.Error.IsFatal && ex.Error.Code != ErrorCode.Local_AutoOffsetReset)
+            {
+                RuntimeLog.ConsumeError(_logger, ex.Error.Reason);
+            }
+            catch (ConsumeException ex)
+            {
+                throw new StreamRuntimeException(
+                    $"Input {ex.ConsumerRecord?.Topic}-{ex.ConsumerRecord?.Partition.Value} is not readable at the stored position " +
+                    $"({ex.Error.Code}: {ex.Error.Reason}). Records were lost to retention or the topic was recreated; refusing to skip them.", ex);
+            }
+            catch (KafkaException ex) when (_eos && IsTransactionFailure(ex))
+            {
+                RuntimeLog.TransactionFailed(_logger, ex, ex.Error.Reason);
+                RecoverFromTransactionFailure(ex);
+            }
+        }
+    }
+
+    private TimeSpan PollTimeout(DateTimeOffset now, DateTimeOffset nextCommit)
+    {
+        var timeout = _options.PollTimeout;
+        if (_runners.Values.Any(r => r.Task.HasUncommitted))
+        {
+            timeout = Min(timeout, nextCommit - now);
+        }
+
+        foreach (var runner in _runners.Values)
+        {
+            if (runner.Task.NextWallClockPunctuation is { } due)
+            {
+                timeout = Min(timeout, due - now);
+            }
+
+            if (runner.BlockedSince is { } since)
+            {
+                timeout = Min(timeout, since + _options.MaxTaskIdle - now);
+            }
+        }
+
+        return timeout < TimeSpan.Zero ? TimeSpan.Zero : timeout;
+
+        static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+    }
+
+    private void Route(ConsumeResult<byte[], byte[]> result)
+    {
+        if (!_runners.TryGetValue(result.Partition.Value, out var runner) || !_inputIndex.TryGetValue(result.Topic, out var index))
+        {
+            return;
+        }
+
+        var headers = result.Message.Headers is { Count: > 0 } h
+            ? h.Select(x => new RecordHeader(x.Key, x.GetValueBytes())).ToArray()
+            : [];
+        runner.Queues[index].Enqueue(new RawRecord(
+            result.Topic, result.Partition.Value, result.Offset.Value, result.Message.Timestamp.UnixTimestampMs,
+            result.Message.Key, result.Message.Value, headers));
+        runner.NextFetch[index] = result.Offset.Value + 1;
+    }
+
+    /// <summary>Processes buffered records task by task; returns true when records are left for the next round.</summary>
+    private bool ProcessTasks(DateTimeOffset now)
+    {
+        var more = false;
+        foreach (var runner in _runners.Values)
+        {
+            for (var budget = 1000; budget > 0; budget--)
+            {
+                var pick = Pick(runner, now);
+                if (pick < 0)
+                {
+                    break;
+                }
+
+                runner.Task.Process(_topology.Inputs[pick], runner.Queues[pick].Dequeue());
+                ReportTaskProblems(runner.Task);
+                if (budget == 1)
+                {
+                    more = true;
+                }
+            }
+        }
+
+        return more;
+    }
+
+    private int Pick(TaskRunner runner, DateTimeOffset now) =>
+        runner.Pick(now, _options.MaxTaskIdle, input => CaughtUp(runner, input));
+
+    private bool CaughtUp(TaskRunner runner, int input)
+    {
+        var watermarks = _consumer!.GetWatermarkOffsets(new TopicPartition(_topology.Inputs[input].Topic, runner.Partition));
+        return watermarks.High.Value >= 0 && runner.NextFetch[input] >= watermarks.High.Value;
+    }
+
+    private void ApplyBackpressure()
+    {
+        var high = _options.MaxBufferedRecordsPerPartition;
+        foreach (var runner in _runners.Values)
+        {
+            for (var i = 0; i < runner.Queues.Length; i++)
+            {
+                var tp = new TopicPartition(_topology.Inputs[i].Topic, runner.Partition);
+                var count = runner.Queues[i].Count;
+                if (count >= high && _paused.Add(tp))
+                {
+                    _consumer!.Pause([tp]);
+                }
+                else if (count <= high / 2 && _paused.Remove(tp))
+                {
+                    _consumer!.Resume([tp]);
+                }
+            }
+        }
+    }
+
+    private void ReportTaskProblems(StreamTask task)
+    {
+        if (task.LastDeadLetter is { } dead)
+        {
+            RuntimeLog.DeadLettered(_logger, dead.Error, dead.Record.Topic, dead.Record.Partition, dead.Record.Offset, dead.Reason);
+            task.LastDeadLetter = null;
+        }
+
+        if (task.LastPunctuatorError is { } error)
+        {
+            RuntimeLog.PunctuatorFailed(_logger, error, task.Partition);
+            task.LastPunctuatorError = null;
+        }
+    }
+
+    private void ProduceOutput(OutputRecord record)
+    {
+        var message = new Message<byte[], byte[]>
+        {
+            Key = record.Key!,
+            Value = record.Value!,
+            Timestamp = new Timestamp(record.Timestamp),
+            Headers = ToKafkaHeaders(record.Headers),
+        };
+        Produce(new TopicPartition(record.Topic, Partition.Any), message, _onDelivery);
+    }
+
+    private void Produce(TopicPartition destination, Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> onDelivery)
+    {
+        if (_eos && !_inTransaction)
+        {
+            _producer!.BeginTransaction();
+            _inTransaction = true;
+        }
+
+        while (true)
+        {
+            try
+            {
+                _producer!.Produce(destination, message, onDelivery);
+                return;
+            }
+            catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                // Backpressure from librdkafka's queue: serve delivery reports until there is room (blocks, no spin).
+                _producer!.Poll(TimeSpan.FromMilliseconds(50));
+            }
+        }
+    }
+
+    private static Headers ToKafkaHeaders(IReadOnlyList<RecordHeader> headers)
+    {
+        var result = new Headers();
+        foreach (var header in headers)
+        {
+            result.Add(header.Key, header.Value);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Commits every task with uncommitted work. Order matters for effectively-once: (1) produce each store's changed
+    /// keys and a commit marker to the changelogs, (2) make everything produced so far durable (flush, or commit the
+    /// transaction together with the offsets), (3) write state + checkpoint locally in one atomic batch, (4) commit the
+    /// offsets to the group. A crash before (2) completes leaves no marker, so the commit never happened anywhere; a crash
+    /// after (2) leaves a complete commit in the changelog that the next owner restores.
+    /// </summary>
+    private void CommitAll()
+    {
+        if (_producer is null || _failed)
+        {
+            return;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var batches = _runners.Values.Where(r => r.Task.HasUncommitted).Select(r => r.Task.PrepareCommit()).ToList();
+        if (batches.Count == 0)
+        {
+            return;
+        }
+
+        var markerOffsets = new Dictionary<(string Topic, int Partition), long>();
+        foreach (var batch in batches)
+        {
+            var markerValue = Changelog.MarkerValue(batch.Checkpoint);
+            for (var s = 0; s < _topology.Stores.Count; s++)
+            {
+                var destination = new TopicPartition(_topology.ChangelogTopic(_topology.Stores[s].Name), batch.Partition);
+                var dataHeaders = ToKafkaHeaders(Changelog.DataHeaders(batch.CommitId, batch.Sequence));
+                foreach (var write in batch.Writes[s])
+                {
+                    Produce(destination, new Message<byte[], byte[]> { Key = write.Key, Value = write.Value!, Headers = dataHeaders }, _onDelivery);
+                }
+
+                var key = (destination.Topic, batch.Partition);
+                Produce(destination, new Message<byte[], byte[]>
+                {
+                    Key = Changelog.MarkerKey,
+                    Value = markerValue,
+                    Headers = ToKafkaHeaders(Changelog.MarkerHeaders(batch.CommitId, batch.Sequence)),
+                }, report =>
+                {
+                    if (report.Error.IsError)
+                    {
+                        _deliveryError ??= report.Error;
+                    }
+                    else
+                    {
+                        markerOffsets[key] = report.Offset.Value;
+                    }
+                });
+            }
+        }
+
+        var offsets = batches.SelectMany(b => _topology.Inputs
+                .Select(i => (Topic: i.Topic, Offset: b.Checkpoint.InputOffsets.TryGetValue(i.Topic, out var o) ? o : -1L))
+                .Where(x => x.Offset >= 0)
+                .Select(x => new TopicPartitionOffset(x.Topic, b.Partition, x.Offset)))
+            .ToList();
+
+        if (_eos)
+        {
+            if (!_inTransaction)
+            {
+                _producer.BeginTransaction();
+                _inTransaction = true;
+            }
+
+            _producer.SendOffsetsToTransaction(offsets, _consumer!.ConsumerGroupMetadata, TimeSpan.FromSeconds(30));
+            _producer.CommitTransaction();
+            _inTransaction = false;
+        }
+        else
+        {
+            FlushProducer();
+        }
+
+        if (_deliveryError is { } error)
+        {
+            throw new StreamRuntimeException($"Producing failed ({error.Code}: {error.Reason}); stopping without committing so the records are reprocessed.");
+        }
+
+        foreach (var batch in batches)
+        {
+            var positions = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var store in _topology.Stores)
+            {
+                var topic = _topology.ChangelogTopic(store.Name);
+                positions[topic] = markerOffsets.TryGetValue((topic, batch.Partition), out var offset)
+                    ? offset + 1
+                    : throw new StreamRuntimeException($"No delivery report for the commit marker of {topic}-{batch.Partition}.");
+            }
+
+            _runners[batch.Partition].Task.CompleteCommit(batch, positions);
+        }
+
+        if (!_eos && offsets.Count > 0)
+        {
+            try
+            {
+                _consumer!.Commit(offsets);
+            }
+            catch (KafkaException ex)
+            {
+                RuntimeLog.GroupCommitFailed(_logger, ex);
+            }
+        }
+
+        RuntimeMetrics.CommitLatency.WithLabels(_topology.ApplicationId).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    private void FlushProducer()
+    {
+        // Flush blocks in librdkafka; loop with a bounded wait only to log while the broker is slow or away.
+        while (_producer!.Flush(TimeSpan.FromSeconds(5)) is var remaining and > 0)
+        {
+            RuntimeLog.FlushSlow(_logger, remaining);
+            if (_deliveryError is not null)
+            {
+                return;
+            }
+        }
+    }
+
+    private void UpdateLag()
+    {
+        foreach (var runner in _runners.Values)
+        {
+            foreach (var input in _topology.Inputs)
+            {
+                var high = _consumer!.GetWatermarkOffsets(new TopicPartition(input.Topic, runner.Partition)).High.Value;
+                var next = runner.Task.NextOffset(input.Topic) ?? runner.NextFetch[input.Index];
+                if (high >= 0 && next >= 0)
+                {
+                    RuntimeMetrics.ConsumerLag
+                        .WithLabels(_topology.ApplicationId, input.Topic, runner.Partition.ToString(CultureInfo.InvariantCulture))
+                        .Set(Math.Max(0, high - next));
+                }
+            }
+        }
+    }
+
+    private IEnumerable<TopicPartitionOffset> OnAssigned(List<TopicPartition> partitions)
+    {
+        var byTask = partitions.GroupBy(p => p.Partition.Value).OrderBy(g => g.Key).ToList();
+        var result = new List<TopicPartitionOffset>();
+        foreach (var group in byTask)
+        {
+            var missing = _topology.InputTopics.Except(group.Select(p => p.Topic)).ToList();
+            if (missing.Count > 0)
+            {
+                throw new StreamRuntimeException(
+                    $"Partition {group.Key} of {string.Join(", ", missing)} was not assigned with the rest of task {group.Key}: " +
+                    "inputs are not co-partitioned or the assignor is not 'range'.");
+            }
+
+            var runner = OpenTask(group.Key);
+            _runners[group.Key] = runner;
+            foreach (var tp in group)
+            {
+                var index = _inputIndex[tp.Topic];
+                var next = runner.Task.NextOffset(tp.Topic);
+                runner.NextFetch[index] = next ?? -1;
+                result.Add(new TopicPartitionOffset(tp, next is { } offset ? new Offset(offset) : Offset.Beginning));
+            }
+        }
+
+        _assigned = [.. _runners.Keys.Order()];
+        RuntimeLog.Assigned(_logger, string.Join(",", _assigned));
+        return result;
+    }
+
+    private void OnRevoked(List<TopicPartitionOffset> partitions)
+    {
+        if (!_failed)
+        {
+            CommitAll();
+        }
+
+        // Pause state can outlive an assignment in librdkafka; a re-assigned partition must start fetching.
+        if (_paused.Count > 0)
+        {
+            _consumer!.Resume([.. _paused]);
+            _paused.Clear();
+        }
+
+        CloseTasks(partitions.Select(p => p.Partition.Value).Distinct());
+        RuntimeLog.Revoked(_logger, string.Join(",", partitions.Select(p => p.Partition.Value).Distinct().Order()));
+    }
+
+    private void OnLost(List<TopicPartitionOffset> partitions)
+    {
+        // Another member may already own these tasks: committing now could overwrite its progress. Drop uncommitted work;
+        // it is reprocessed (same ids) by whoever owns the task next.
+        if (_eos && _inTransaction)
+        {
+            try
+            {
+                _producer!.AbortTransaction();
+            }
+            catch (KafkaException)
+            {
+                // The producer is rebuilt on the next failure anyway.
+            }
+
+            _inTransaction = false;
+        }
+
+        CloseTasks(partitions.Select(p => p.Partition.Value).Distinct());
+        RuntimeLog.Lost(_logger, string.Join(",", partitions.Select(p => p.Partition.Value).Distinct().Order()));
+    }
+
+    private void CloseTasks(IEnumerable<int> partitionNumbers)
+    {
+        foreach (var partition in partitionNumbers.ToList())
+        {
+            if (_runners.Remove(partition, out var runner))
+            {
+                runner.Task.Dispose();
+                foreach (var input in _topology.Inputs)
+                {
+                    _paused.Remove(new TopicPartition(input.Topic, partition));
+                }
+            }
+        }
+
+        _assigned = [.. _runners.Keys.Order()];
+    }
+
+    private void CloseAllTasks() => CloseTasks([.. _runners.Keys]);
+
+    /// <summary>Opens a task's storage, checks it against the broker, catches up from the changelogs and verifies that
+    /// the inputs still hold the records it resumes from.</summary>
+    private TaskRunner OpenTask(int partition)
+    {
+        var storage = _options.StorageFactory.Open(_topology, partition);
+        try
+        {
+            var inputMarks = _topology.Inputs.ToDictionary(
+                i => i.Topic,
+                i => _restoreConsumer!.QueryWatermarkOffsets(new TopicPartition(i.Topic, partition), TimeSpan.FromSeconds(10)),
+                StringComparer.Ordinal);
+            var changelogMarks = _topology.Stores.ToDictionary(
+                s => _topology.ChangelogTopic(s.Name),
+                s => _restoreConsumer!.QueryWatermarkOffsets(new TopicPartition(_topology.ChangelogTopic(s.Name), partition), TimeSpan.FromSeconds(10)),
+                StringComparer.Ordinal);
+
+            if (storage.ReadCheckpoint() is { } checkpoint && StaleDetail(checkpoint, inputMarks, changelogMarks) is { } detail)
+            {
+                if (_options.OnStaleState == StaleStateHandling.Fail)
+                {
+                    throw new StreamRuntimeException($"Task {partition}: local state is ahead of the broker ({detail}).");
+                }
+
+                RuntimeLog.StaleStateRebuild(_logger, partition, detail);
+                storage.Wipe();
+            }
+
+            Restore(storage, partition, changelogMarks);
+            var task = new StreamTask(_topology, partition, storage, _sink, _clock);
+            if (_topology.Stores.Count == 0)
+            {
+                SeedFromGroup(task, partition);
+            }
+            else if (storage.ReadCheckpoint() is null && GroupHasOffsets(partition))
+            {
+                throw new StreamRuntimeException(
+                    $"Task {partition}: the group has committed offsets but no changelog commit exists for the task's stores. " +
+                    "The changelog topics were lost or recreated; rebuilding from the committed offsets would produce wrong state.");
+            }
+
+            foreach (var input in _topology.Inputs)
+            {
+                if (task.NextOffset(input.Topic) is { } next && next < inputMarks[input.Topic].Low.Value)
+                {
+                    throw new StreamRuntimeException(
+                        $"Task {partition} resumes {input.Topic} at offset {next} but the partition starts at {inputMarks[input.Topic].Low.Value}: " +
+                        "records were lost to retention. Refusing to skip them.");
+                }
+            }
+
+            return new TaskRunner(partition, task, _topology.Inputs.Count);
+        }
+        catch
+        {
+            storage.Dispose();
+            throw;
+        }
+    }
+
+    private static string? StaleDetail(
+        TaskCheckpoint checkpoint,
+        Dictionary<string, WatermarkOffsets> inputMarks,
+        Dictionary<string, WatermarkOffsets> changelogMarks)
+    {
+        foreach (var (topic, offset) in checkpoint.InputOffsets)
+        {
+            if (inputMarks.TryGetValue(topic, out var marks) && offset > marks.High.Value)
+            {
+                return $"{topic} next offset {offset} > high watermark {marks.High.Value}";
+            }
+        }
+
+        foreach (var (topic, position) in checkpoint.ChangelogPositions)
+        {
+            if (changelogMarks.TryGetValue(topic, out var marks) && position > marks.High.Value)
+            {
+                return $"{topic} position {position} > high watermark {marks.High.Value}";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Reads each store's changelog partition from the stored position to its end (the consumer position, not
+    /// the last record's offset: transaction markers occupy offsets) and applies the complete commits found.</summary>
+    private void Restore(ITaskStorage storage, int partition, Dictionary<string, WatermarkOffsets> changelogMarks)
+    {
+        if (_topology.Stores.Count == 0)
+        {
+            return;
+        }
+
+        var checkpoint = storage.ReadCheckpoint();
+        var restorer = new ChangelogRestorer(_topology.Stores.Count, requireMarkers: !_eos);
+        var ends = new Dictionary<string, long>(StringComparer.Ordinal);
+        var consumer = _restoreConsumer!;
+        foreach (var store in _topology.Stores)
+        {
+            var topic = _topology.ChangelogTopic(store.Name);
+            var tp = new TopicPartition(topic, partition);
+            var marks = changelogMarks[topic];
+            var position = checkpoint?.ChangelogPositions.GetValueOrDefault(topic) ?? 0;
+            ends[topic] = marks.High.Value;
+            if (position < marks.Low.Value)
+            {
+                throw new StreamRuntimeException(
+                    $"Changelog {topic}-{partition} starts at {marks.Low.Value} but task state needs it from {position}: " +
+                    "changelog records were lost to retention. Refusing to restore partial state.");
+            }
+
+            if (position >= marks.High.Value)
+            {
+                continue;
+            }
+
+            var remaining = RuntimeMetrics.RestoreRemaining.WithLabels(_topology.ApplicationId, store.Name, partition.ToString(CultureInfo.InvariantCulture));
+            var restored = RuntimeMetrics.RestoredRecords.WithLabels(_topology.ApplicationId, store.Name);
+            consumer.Assign(new TopicPartitionOffset(tp, position));
+            var lastProgress = Stopwatch.GetTimestamp();
+            while (true)
+            {
+                var result = consumer.Consume(TimeSpan.FromMilliseconds(500));
+                if (result is not null)
+                {
+                    var headers = result.Message.Headers is { Count: > 0 } h
+                        ? h.Select(x => new RecordHeader(x.Key, x.GetValueBytes())).ToArray()
+                        : [];
+                    restorer.Add(store.Index, result.Message.Key, result.Message.Value, headers);
+                    restored.Inc();
+                    lastProgress = Stopwatch.GetTimestamp();
+                }
+
+                var at = consumer.Position(tp).Value;
+                remaining.Set(Math.Max(0, marks.High.Value - Math.Max(at, position)));
+                if (at >= marks.High.Value)
+                {
+                    break;
+                }
+
+                if (Stopwatch.GetElapsedTime(lastProgress) > TimeSpan.FromSeconds(60))
+                {
+                    throw new StreamRuntimeException($"Restoring {topic}-{partition} made no progress for 60 s at position {at} (end {marks.High.Value}).");
+                }
+            }
+
+            consumer.Unassign();
+            remaining.Set(0);
+        }
+
+        var outcome = restorer.Complete();
+        var target = (outcome.Checkpoint ?? checkpoint ?? TaskCheckpoint.Empty) with { ChangelogPositions = ends };
+        storage.Write(outcome.Writes, target);
+        if (outcome.RecordsRead > 0)
+        {
+            RuntimeLog.Restored(_logger, partition, string.Join(",", _topology.StoreNames), outcome.RecordsRead, outcome.CommitsApplied,
+                outcome.RecordsSkipped, string.Join(",", target.InputOffsets.Select(p => $"{p.Key}={p.Value}")));
+        }
+    }
+
+    private void SeedFromGroup(StreamTask task, int partition)
+    {
+        var committed = _consumer!.Committed(
+            [.. _topology.Inputs.Select(i => new TopicPartition(i.Topic, partition))], TimeSpan.FromSeconds(10));
+        foreach (var tpo in committed)
+        {
+            if (tpo.Offset.Value >= 0)
+            {
+                task.SeedOffset(tpo.Topic, tpo.Offset.Value);
+            }
+        }
+    }
+
+    private bool GroupHasOffsets(int partition) =>
+        _consumer!.Committed([.. _topology.Inputs.Select(i => new TopicPartition(i.Topic, partition))], TimeSpan.FromSeconds(10))
+            .Any(tpo => tpo.Offset.Value >= 0);
+
+    private static bool IsTransactionFailure(KafkaException ex) =>
+        ex is KafkaTxnRequiresAbortException
+        || ex.Error.IsFatal
+        || ex.Error.Code is ErrorCode.ProducerFenced or ErrorCode.InvalidProducerEpoch or ErrorCode.Local_Fenced
+            or ErrorCode.InvalidTxnState or ErrorCode.TransactionCoordinatorFenced;
+
+    /// <summary>Fencing is fatal for a librdkafka transactional producer: abort what can be aborted, build a new producer,
+    /// and put every task back to its last commit (local checkpoint, then the changelog, which settles whether an
+    /// interrupted transaction committed), seeking the consumer there.</summary>
+    private void RecoverFromTransactionFailure(KafkaException ex)
+    {
+        if (!ex.Error.IsFatal && _inTransaction)
+        {
+            try
+            {
+                _producer!.AbortTransaction();
+            }
+            catch (KafkaException)
+            {
+                // A producer that cannot abort is replaced below.
+            }
+        }
+
+        _inTransaction = false;
+        _deliveryError = null;
+        _producer!.Dispose();
+        _producer = BuildProducer();
+        foreach (var runner in _runners.Values)
+        {
+            var marks = _topology.Stores.ToDictionary(
+                s => _topology.ChangelogTopic(s.Name),
+                s => _restoreConsumer!.QueryWatermarkOffsets(new TopicPartition(_topology.ChangelogTopic(s.Name), runner.Partition), TimeSpan.FromSeconds(10)),
+                StringComparer.Ordinal);
+            Restore(runner.Task.Storage, runner.Partition, marks);
+            runner.Task.LoadCheckpoint();
+            foreach (var input in _topology.Inputs)
+            {
+                runner.Queues[input.Index].Clear();
+                var next = runner.Task.NextOffset(input.Topic);
+                runner.NextFetch[input.Index] = next ?? -1;
+                _consumer!.Seek(new TopicPartitionOffset(input.Topic, runner.Partition, next is { } o ? new Offset(o) : Offset.Beginning));
+            }
+        }
+    }
+
+    /// <summary>Auto: transactions on real Kafka; none on the development broker (librdkafka's mock cluster, whose
+    /// cluster id starts with "mockCluster"), where isolation is not enforced and transactional offsets are dropped, so
+    /// transactions would cost throughput and add nothing. If the broker cannot be identified, the mode that is correct
+    /// on any broker is used.</summary>
+    private ProcessingGuarantee ResolveGuarantee()
+    {
+        if (_options.Guarantee != ProcessingGuarantee.Auto)
+        {
+            return _options.Guarantee;
+        }
+
+        try
+        {
+            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _options.BootstrapServers }).Build();
+            var cluster = admin.DescribeClusterAsync(new DescribeClusterOptions { RequestTimeout = TimeSpan.FromSeconds(10) })
+                .GetAwaiter().GetResult();
+            return cluster.ClusterId?.StartsWith("mockCluster", StringComparison.Ordinal) == true
+                ? ProcessingGuarantee.AtLeastOnceIdempotent
+                : ProcessingGuarantee.ExactlyOnceV2;
+        }
+        catch (KafkaException ex)
+        {
+            RuntimeLog.GuaranteeFallback(_logger, ex, ProcessingGuarantee.AtLeastOnceIdempotent);
+            return ProcessingGuarantee.AtLeastOnceIdempotent;
+        }
+    }
+
+    /// <summary>Checks co-partitioning and changelogs up front. Topics are not created here: the development broker
+    /// cannot create them through the admin API and the topic catalog owns partition counts and cleanup policies.</summary>
+    private int ValidateTopics()
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _options.BootstrapServers }).Build();
+        // All-topics metadata: asking for a named topic would auto-create it with the broker's default partition count.
+        var metadata = admin.GetMetadata(TimeSpan.FromSeconds(30));
+        var counts = metadata.Topics.Where(t => !t.Error.IsError).ToDictionary(t => t.Topic, t => t.Partitions.Count, StringComparer.Ordinal);
+        int? expected = null;
+        foreach (var topic in _topology.InputTopics)
+        {
+            if (!counts.TryGetValue(topic, out var count))
+            {
+                throw new StreamRuntimeException($"Input topic '{topic}' does not exist.");
+            }
+
+            expected ??= count;
+            if (count != expected)
+            {
+                throw new StreamRuntimeException(
+                    $"Inputs of '{_topology.ApplicationId}' are not co-partitioned: '{topic}' has {count} partitions, expected {expected}.");
+            }
+        }
+
+        foreach (var store in _topology.StoreNames)
+        {
+            var topic = _topology.ChangelogTopic(store);
+            var policy = _eos ? "cleanup.policy=compact" : "cleanup.policy=delete with unlimited retention (commit markers must not be compacted away without transactions)";
+            if (!counts.TryGetValue(topic, out var count) || count != expected)
+            {
+                throw new StreamRuntimeException(
+                    $"Changelog topic '{topic}' must exist with {expected} partitions (found {(counts.TryGetValue(topic, out var c) ? c : 0)}), {policy}.");
+            }
+        }
+
+        return expected!.Value;
+    }
+
+    private IProducer<byte[], byte[]> BuildProducer()
+    {
+        var config = new ProducerConfig(new Dictionary<string, string>(
+            (IEnumerable<KeyValuePair<string, string>>?)_options.ProducerConfig ?? []))
+        {
+            BootstrapServers = _options.BootstrapServers,
+            ClientId = $"{_topology.ApplicationId}-{_options.InstanceId}",
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            // Same partitioner as Java clients: outputs keyed by pool land where co-partitioned consumers expect them.
+            Partitioner = Partitioner.Murmur2Random,
+        };
+        config.CompressionType ??= CompressionType.Lz4;
+        config.LingerMs ??= 5;
+        if (_eos)
+        {
+            config.TransactionalId = $"{_topology.ApplicationId}-{_options.InstanceId}";
+            config.TransactionTimeoutMs = 60_000;
+        }
+
+        var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
+        if (_eos)
+        {
+            producer.InitTransactions(TimeSpan.FromSeconds(30));
+        }
+
+        return producer;
+    }
+
+    private IConsumer<byte[], byte[]> BuildConsumer()
+    {
+        var config = new ConsumerConfig(new Dictionary<string, string>(
+            (IEnumerable<KeyValuePair<string, string>>?)_options.ConsumerConfig ?? []))
+        {
+            BootstrapServers = _options.BootstrapServers,
+            GroupId = _topology.ApplicationId,
+            ClientId = $"{_topology.ApplicationId}-{_options.InstanceId}",
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            // Positions come from local state; a position outside the log means lost records and must stop the worker.
+            AutoOffsetReset = AutoOffsetReset.Error,
+            PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
+            GroupProtocol = GroupProtocol.Classic,
+            IsolationLevel = _eos ? IsolationLevel.ReadCommitted : IsolationLevel.ReadUncommitted,
+            SessionTimeoutMs = (int)_options.SessionTimeout.TotalMilliseconds,
+            HeartbeatIntervalMs = (int)_options.HeartbeatInterval.TotalMilliseconds,
+            EnablePartitionEof = false,
+        };
+        return new ConsumerBuilder<byte[], byte[]>(config)
+            .SetPartitionsAssignedHandler((_, partitions) => OnAssigned(partitions))
+            .SetPartitionsRevokedHandler((_, partitions) => OnRevoked(partitions))
+            .SetPartitionsLostHandler((_, partitions) => OnLost(partitions))
+            .Build();
+    }
+
+    private IConsumer<byte[], byte[]> BuildRestoreConsumer()
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = _options.BootstrapServers,
+            // Never subscribes or commits: partitions are assigned by hand.
+            GroupId = _topology.ApplicationId + "-restore",
+            ClientId = $"{_topology.ApplicationId}-{_options.InstanceId}-restore",
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Error,
+            IsolationLevel = _eos ? IsolationLevel.ReadCommitted : IsolationLevel.ReadUncommitted,
+            EnablePartitionEof = false,
+        };
+        return new ConsumerBuilder<byte[], byte[]>(config).Build();
+    }
+}

@@ -1,0 +1,64 @@
+namespace Fulfillment.Processors.Runtime;
+
+/// <summary>A task plus its per-input buffers: the deterministic merge of co-partitioned inputs lives here.</summary>
+internal sealed class TaskRunner(int partition, StreamTask task, int inputs)
+{
+    public int Partition { get; } = partition;
+
+    public StreamTask Task { get; } = task;
+
+    public Queue<RawRecord>[] Queues { get; } = [.. Enumerable.Range(0, inputs).Select(_ => new Queue<RawRecord>())];
+
+    /// <summary>Offset after the last record fetched per input (-1 until the first), to tell "caught up" from "slow".</summary>
+    public long[] NextFetch { get; } = new long[inputs];
+
+    public DateTimeOffset? BlockedSince { get; set; }
+
+    /// <summary>The input whose head record has the lowest timestamp (ties: declaration order), or -1 to wait. When another
+    /// input has nothing buffered and is not known to be caught up, wait up to <paramref name="maxIdle"/> for it:
+    /// otherwise the interleaving would depend on fetch timing and a replay could decide differently.</summary>
+    public int Pick(DateTimeOffset now, TimeSpan maxIdle, Func<int, bool> caughtUp)
+    {
+        var best = -1;
+        long bestTimestamp = 0;
+        var waiting = false;
+        for (var i = 0; i < Queues.Length; i++)
+        {
+            var queue = Queues[i];
+            if (queue.Count == 0)
+            {
+                if (Queues.Length > 1 && !caughtUp(i))
+                {
+                    waiting = true;
+                }
+
+                continue;
+            }
+
+            var timestamp = queue.Peek().TimestampMs;
+            if (best < 0 || timestamp < bestTimestamp)
+            {
+                best = i;
+                bestTimestamp = timestamp;
+            }
+        }
+
+        if (best < 0)
+        {
+            BlockedSince = null;
+            return -1;
+        }
+
+        if (waiting)
+        {
+            BlockedSince ??= now;
+            if (now - BlockedSince.Value < maxIdle)
+            {
+                return -1;
+            }
+        }
+
+        BlockedSince = null;
+        return best;
+    }
+}
