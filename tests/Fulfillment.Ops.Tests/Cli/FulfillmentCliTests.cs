@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using Fulfillment.Ops.Tests.Support;
+
+namespace Fulfillment.Ops.Tests.Cli;
+
+public sealed class FulfillmentCliTests : IDisposable
+{
+    // A private .run/ so these tests never touch a stack a developer is running from the same checkout.
+    private readonly string _runDir = Directory.CreateTempSubdirectory("fulfillment-cli-").FullName;
+
+    private Dictionary<string, string> RunEnv => new() { ["FULFILLMENT_RUN_DIR"] = _runDir };
+
+    public void Dispose() => Directory.Delete(_runDir, recursive: true);
+
+    [Fact]
+    public void Bench_UnknownName_ExitsTwoAndListsKnownNames()
+    {
+        var r = Shell.Bash("ops/fulfillment", "bench", "nope");
+
+        r.ExitCode.ShouldBe(2);
+        r.StdErr.ShouldContain("unknown benchmark 'nope'");
+        r.StdErr.ShouldContain("known benchmarks:");
+        r.StdErr.ShouldContain("all");
+    }
+
+    [Fact]
+    public void Bench_WithoutName_ExitsTwo()
+    {
+        var r = Shell.Bash("ops/fulfillment", "bench");
+
+        r.ExitCode.ShouldBe(2);
+        r.StdErr.ShouldContain("known benchmarks:");
+    }
+
+    [Fact]
+    public void UnknownVerb_ExitsTwoWithUsage()
+    {
+        var r = Shell.Bash("ops/fulfillment", "nope");
+
+        r.ExitCode.ShouldBe(2);
+        r.StdErr.ShouldContain("unknown command 'nope'");
+        r.StdErr.ShouldContain("usage: ops/fulfillment");
+    }
+
+    [Fact]
+    public void Help_ListsTheStableVerbs()
+    {
+        var r = Shell.Bash("ops/fulfillment", "help");
+
+        r.ExitCode.ShouldBe(0);
+        foreach (var verb in new[] { "up [--demo]", "down", "status", "test", "bench NAME" })
+        {
+            r.StdOut.ShouldContain(verb);
+        }
+    }
+
+    [Fact]
+    public void Up_UnknownOption_ExitsTwoWithoutStartingAnything()
+    {
+        var r = Shell.Run("bash", [Repo.Path("ops/fulfillment"), "up", "--bogus"], env: RunEnv);
+
+        r.ExitCode.ShouldBe(2);
+        r.StdErr.ShouldContain("unknown option --bogus");
+        Directory.Exists(Path.Combine(_runDir, "logs")).ShouldBeFalse();
+    }
+
+    [Fact]
+    public void Services_ListsInfrastructureOnTheFixedPorts()
+    {
+        var services = ServiceTable.Load().ToDictionary(s => s.Name);
+
+        services["devbroker"].Port.ShouldBe(19092);
+        services["devbroker"].Health.ShouldBe("tcp:19092,19093,19094");
+        services["schema-registry"].Health.ShouldBe("http://127.0.0.1:18081/health");
+        services["prometheus"].Health.ShouldBe("http://127.0.0.1:19090/-/ready");
+        services.Values.Where(s => !s.IsWorker).Select(s => s.Name).ShouldBe(["devbroker", "schema-registry", "prometheus"]);
+        services.Values.Where(s => s.IsWorker).ShouldAllBe(s => s.Health == $"http://127.0.0.1:{s.Port}/health" && s.Port >= 18100);
+    }
+
+    [Fact]
+    public void Up_WhileAnotherUpHoldsTheLock_SaysSoAndExitsNonZero()
+    {
+        // Stand-in for a running `up`: a process holding the lock, recorded in up.pid.
+        using var holder = Process.Start(new ProcessStartInfo("flock", [Path.Combine(_runDir, "up.lock"), "sleep", "60"])
+        {
+            UseShellExecute = false,
+        })!;
+        try
+        {
+            WaitUntil(() => File.Exists(Path.Combine(_runDir, "up.lock")) && LockHeld());
+            File.WriteAllText(Path.Combine(_runDir, "up.pid"), $"{holder.Id} {StartTime(holder.Id)}\n");
+
+            var r = Shell.Run("bash", [Repo.Path("ops/fulfillment"), "up"], env: RunEnv);
+
+            r.ExitCode.ShouldNotBe(0);
+            r.StdErr.ShouldContain($"already running (up pid {holder.Id})");
+            File.Exists(Path.Combine(_runDir, "up.pid")).ShouldBeTrue();
+        }
+        finally
+        {
+            holder.Kill(entireProcessTree: true);
+            holder.WaitForExit();
+        }
+    }
+
+    [Fact]
+    public void Down_WithLeftoverServiceAndNoUp_StopsItAndRemovesItsPidFile()
+    {
+        using var leftover = Process.Start(new ProcessStartInfo("setsid", ["sleep", "300"]) { UseShellExecute = false })!;
+        var pids = Directory.CreateDirectory(Path.Combine(_runDir, "pids")).FullName;
+        File.WriteAllText(Path.Combine(pids, "schema-registry.pid"), $"{leftover.Id} {StartTime(leftover.Id)}\n");
+
+        var r = Shell.Run("bash", [Repo.Path("ops/fulfillment"), "down"], env: RunEnv);
+
+        r.ExitCode.ShouldBe(0, r.Output);
+        r.StdOut.ShouldContain($"stopped leftover schema-registry (pid {leftover.Id})");
+        leftover.WaitForExit(5000).ShouldBeTrue();
+        File.Exists(Path.Combine(pids, "schema-registry.pid")).ShouldBeFalse();
+    }
+
+    [Fact]
+    public void Down_WithStalePidFileOfAReusedPid_LeavesThatProcessAlone()
+    {
+        // The pid is alive but its start time differs: it is some other process now, not our old service.
+        using var other = Process.Start(new ProcessStartInfo("sleep", ["60"]) { UseShellExecute = false })!;
+        try
+        {
+            var pids = Directory.CreateDirectory(Path.Combine(_runDir, "pids")).FullName;
+            File.WriteAllText(Path.Combine(pids, "devbroker.pid"), $"{other.Id} 1\n");
+
+            var r = Shell.Run("bash", [Repo.Path("ops/fulfillment"), "down"], env: RunEnv);
+
+            r.ExitCode.ShouldBe(0, r.Output);
+            r.StdOut.ShouldContain("nothing running");
+            other.HasExited.ShouldBeFalse();
+            File.Exists(Path.Combine(pids, "devbroker.pid")).ShouldBeFalse();
+        }
+        finally
+        {
+            other.Kill();
+            other.WaitForExit();
+        }
+    }
+
+    private bool LockHeld() =>
+        Shell.Run("flock", ["-n", Path.Combine(_runDir, "up.lock"), "true"]).ExitCode != 0;
+
+    private static string StartTime(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return fields[19];
+    }
+
+    private static void WaitUntil(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("condition not met in 10 s");
+            }
+
+            Thread.Sleep(50);
+        }
+    }
+}
