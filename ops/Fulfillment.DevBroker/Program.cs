@@ -21,6 +21,8 @@ internal static class Program
                                     0 = the brokers' own kernel-chosen ports, no forwarder
           --bootstrap-file PATH     write the bootstrap list there once ready (atomically); deleted on exit
           --topic NAME:PARTITIONS   create this topic too (repeatable; overrides a catalog topic of the same name)
+          --parent-pid PID          stop cleanly (as on SIGTERM) once process PID is gone, so a crashed launcher leaves
+                                    no broker behind
           --no-catalog              do not create the topics of Fulfillment.Schemas TopicCatalog.All
           --session-timeout-ms MS   broker-side session timeout of KIP-848 groups (group.protocol=consumer)
           --heartbeat-interval-ms MS  broker-side heartbeat interval of KIP-848 groups
@@ -101,6 +103,11 @@ internal static class Program
                     WriteAtomically(file, cluster.BootstrapServers);
                 }
 
+                if (settings.ParentPid is { } parent)
+                {
+                    WatchParent(parent, stop);
+                }
+
                 Console.WriteLine(
                     $"devbroker ready: bootstrap={cluster.BootstrapServers} brokers={cluster.BrokerCount} " +
                     $"topics={settings.Topics.Count} pid={Environment.ProcessId}");
@@ -126,6 +133,30 @@ internal static class Program
         }
     }
 
+    private static void WatchParent(int pid, ManualResetEventSlim stop) => _ = Task.Run(async () =>
+    {
+        while (!stop.IsSet)
+        {
+            try
+            {
+                using var parent = System.Diagnostics.Process.GetProcessById(pid);
+                if (parent.HasExited)
+                {
+                    break;
+                }
+            }
+            catch (ArgumentException)
+            {
+                break;
+            }
+
+            await Task.Delay(500);
+        }
+
+        Console.WriteLine($"devbroker: parent process {pid} is gone, stopping");
+        stop.Set();
+    });
+
     private static void WriteAtomically(string path, string content)
     {
         var full = Path.GetFullPath(path);
@@ -142,6 +173,7 @@ internal static class Program
         IReadOnlyList<MockTopic> Topics,
         int? SessionTimeoutMs,
         int? HeartbeatIntervalMs,
+        int? ParentPid,
         bool Help)
     {
         public static Settings Parse(string[] args)
@@ -149,7 +181,7 @@ internal static class Program
             var brokers = 3;
             var basePort = 19092;
             string? bootstrapFile = null;
-            int? session = null, heartbeat = null;
+            int? session = null, heartbeat = null, parent = null;
             var catalog = true;
             var help = false;
             var extra = new List<MockTopic>();
@@ -162,6 +194,7 @@ internal static class Program
                     case "--bootstrap-file": bootstrapFile = Value(args, ref i); break;
                     case "--topic": extra.Add(Topic(Value(args, ref i))); break;
                     case "--no-catalog": catalog = false; break;
+                    case "--parent-pid": parent = Int(args, ref i, 1, int.MaxValue); break;
                     case "--session-timeout-ms": session = Int(args, ref i, 1, int.MaxValue); break;
                     case "--heartbeat-interval-ms": heartbeat = Int(args, ref i, 1, int.MaxValue); break;
                     case "--help" or "-h": help = true; break;
@@ -183,7 +216,7 @@ internal static class Program
                 topics[topic.Name] = topic;
             }
 
-            return new Settings(brokers, basePort, bootstrapFile, [.. topics.Values], session, heartbeat, help);
+            return new Settings(brokers, basePort, bootstrapFile, [.. topics.Values], session, heartbeat, parent, help);
         }
 
         private static string Value(string[] args, ref int i) =>

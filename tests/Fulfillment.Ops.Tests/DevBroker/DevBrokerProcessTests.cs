@@ -125,6 +125,24 @@ public sealed class DevBrokerProcessTests : IClassFixture<DevBrokerProcessTests.
     }
 
     [Fact]
+    public async Task ParentPid_ParentKilled_BrokerStopsCleanly()
+    {
+        using var parent = ProcessRunner.Start("/bin/sh", ["-c", "echo up; exec sleep 300"]);
+        await parent.WaitForLineAsync(line => line == "up", TimeSpan.FromSeconds(10));
+        var file = Path.Combine(Path.GetTempPath(), $"devbroker-{Guid.NewGuid():N}.bootstrap");
+        using var broker = ProcessRunner.Start(RunningBroker.Executable,
+            ["--brokers", "1", "--base-port", "0", "--no-catalog", "--bootstrap-file", file, "--parent-pid", $"{parent.Id}"]);
+        await broker.WaitForLineAsync(line => line.StartsWith("devbroker ready", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        File.Exists(file).ShouldBeTrue();
+
+        parent.Kill();
+        var exitCode = await broker.WaitForExitAsync(TimeSpan.FromSeconds(20));
+
+        exitCode.ShouldBe(0, broker.Output);
+        File.Exists(file).ShouldBeFalse();
+    }
+
+    [Fact]
     public async Task Start_BasePortInUse_ExitsNonZeroWithoutBootstrapFile()
     {
         var port = FreePorts.ConsecutiveRange(3);
