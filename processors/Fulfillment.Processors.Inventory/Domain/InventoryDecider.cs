@@ -458,13 +458,15 @@ public sealed partial class InventoryDecider
             return;
         }
 
-        var cell = _s.Cell(sku, loc);
-        if ((long)cell.OnHand + c.Delta < 0)
+        var cells = _s.Skus[sku].Cells;
+        var onHand = (uint)loc < (uint)cells.Length ? cells[loc]?.OnHand ?? 0 : 0;
+        if ((long)onHand + c.Delta < 0)
         {
-            Reject(cmd, reference, $"adjustment {c.Delta} would take on hand {cell.OnHand} below zero");
+            Reject(cmd, reference, $"adjustment {c.Delta} would take on hand {onHand} below zero");
             return;
         }
 
+        var cell = _s.Cell(sku, loc);
         Move(cell, MovementKind.Adjustment, c.Delta, reference, c.ReasonCode);
         AfterOnHandChange(cell, c.Delta, $"adjustment {c.ReasonCode}");
     }
