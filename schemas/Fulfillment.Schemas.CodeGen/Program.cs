@@ -14,15 +14,18 @@ internal static class Program
 
     private static int Main(string[] args)
     {
+        var directory = ".";
         try
         {
             switch (args)
             {
                 case ["generate", var schemaDir, var outputDir]:
+                    directory = schemaDir;
                     var written = CSharpGenerator.Generate(AvscSet.Load(schemaDir), outputDir);
                     Console.WriteLine($"Avro code generation: {written.Total} types from {schemaDir}, {written.Changed} file(s) changed in {outputDir}");
                     return 0;
                 case ["release", var schemaDir, var releasedDir, var version]:
+                    directory = schemaDir;
                     var count = Release.Snapshot(schemaDir, releasedDir, version);
                     Console.WriteLine($"Released {count} schemas as version {version} into {releasedDir}");
                     return 0;
@@ -33,8 +36,14 @@ internal static class Program
         }
         catch (AvscParseException e)
         {
-            // MSBuild's Exec shows stderr lines in the "file: error" shape as build errors.
-            Console.Error.WriteLine($"error AVRO001: {e.Message}");
+            // One canonical "file: error CODE: message" line per file: MSBuild and IDEs show each as a build error on that file.
+            var errors = e.Errors.Count > 0 ? e.Errors : [new AvscFileError(".", e.Message)];
+            foreach (var error in errors)
+            {
+                var path = Path.GetFullPath(Path.Combine(directory, error.Path));
+                Console.Error.WriteLine($"{path}: error AVRO001: {error.Message.ReplaceLineEndings(" ")}");
+            }
+
             return 1;
         }
     }

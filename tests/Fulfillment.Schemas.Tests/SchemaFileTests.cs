@@ -115,6 +115,7 @@ public class SchemaFileTests
         error.Message.ShouldContain("A/Broken.avsc");
         error.Message.ShouldContain("X.A.Missing");
         error.Message.ShouldNotContain("A/Good.avsc");
+        error.Errors.ShouldHaveSingleItem().Path.ShouldBe("A/Broken.avsc");
     }
 
     [Fact]

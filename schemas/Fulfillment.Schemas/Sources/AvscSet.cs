@@ -24,7 +24,19 @@ public sealed class AvscParseException : Exception
         : base(message, innerException)
     {
     }
+
+    public AvscParseException(string message, IReadOnlyList<AvscFileError> errors)
+        : base(message)
+    {
+        Errors = errors;
+    }
+
+    /// <summary>What went wrong, per file.</summary>
+    public IReadOnlyList<AvscFileError> Errors { get; } = [];
 }
+
+/// <summary>Why one .avsc file could not be parsed; <see cref="Path"/> as given in its <see cref="AvscSource"/>.</summary>
+public sealed record AvscFileError(string Path, string Message);
 
 /// <summary>
 /// A set of .avsc files, one named type per file, that reference each other by full name, parsed into one
@@ -103,14 +115,14 @@ public sealed class AvscSet
 
                 if (schema is not NamedSchema named)
                 {
-                    throw new AvscParseException($"{source.Path}: the top-level schema must be a named type (record, enum or fixed), not {schema.Tag}.");
+                    throw Single(source, $"the top-level schema must be a named type (record, enum or fixed), not {schema.Tag}.");
                 }
 
                 var added = trial.Names.Count - names.Names.Count;
                 if (added != 1)
                 {
                     var defined = trial.Names.Keys.Where(n => !names.Contains(n)).Select(n => n.Fullname);
-                    throw new AvscParseException($"{source.Path}: defines {added} named types ({string.Join(", ", defined)}); one named type per file, reference the others by full name.");
+                    throw Single(source, $"defines {added} named types ({string.Join(", ", defined)}); one named type per file, reference the others by full name.");
                 }
 
                 names = trial;
@@ -121,13 +133,19 @@ public sealed class AvscSet
 
             if (!progressed)
             {
-                var details = string.Join(Environment.NewLine, failures.Select(f => $"  {f.Source.Path}: {f.Error.Message}"));
-                throw new AvscParseException($"{failures.Count} .avsc file(s) could not be parsed (invalid, duplicate, or referencing a type no file defines):{Environment.NewLine}{details}");
+                var errors = failures.Select(f => new AvscFileError(f.Source.Path, f.Error.Message)).ToList();
+                var details = string.Join(Environment.NewLine, errors.Select(e => $"  {e.Path}: {e.Message}"));
+                throw new AvscParseException(
+                    $"{errors.Count} .avsc file(s) could not be parsed (invalid, duplicate, or referencing a type no file defines):{Environment.NewLine}{details}",
+                    errors);
             }
         }
 
         return new AvscSet(names, parsed);
     }
+
+    private static AvscParseException Single(AvscSource source, string message) =>
+        new($"{source.Path}: {message}", [new AvscFileError(source.Path, message)]);
 
     private static SchemaNames Copy(SchemaNames names)
     {
