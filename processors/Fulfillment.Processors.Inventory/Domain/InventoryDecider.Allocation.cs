@@ -578,13 +578,19 @@ public sealed partial class InventoryDecider
 
                         break;
                     case RoutingRule.Proximity:
-                        sb.Append(c.Tier switch
+                        if (c.Tier == 0)
                         {
-                            0 => $"{c.Distance:0} km",
-                            1 => "same region",
-                            2 => "same country",
-                            _ => "other country",
-                        });
+                            sb.Append((long)Math.Round(c.Distance)).Append(" km");
+                        }
+                        else
+                        {
+                            sb.Append(c.Tier switch
+                            {
+                                1 => "same region",
+                                2 => "same country",
+                                _ => "other country",
+                            });
+                        }
                         break;
                     case RoutingRule.StockBalance:
                         sb.Append(c.Stock).Append(" free");

@@ -1035,18 +1035,23 @@ public sealed partial class InventoryDecider
             var entry = _s.Skus[cell.Sku];
             var location = _s.Locations[cell.Location];
             ChannelAvailability[] perChannel = [];
-            if (channels.Count > 0)
+            if (channels.Count > 0 && location.Kind != LocationKind.AmazonFba)
             {
-                var list = new List<ChannelAvailability>(channels.Count);
+                var count = 0;
                 foreach (var ch in channels)
                 {
-                    if (location.Kind != LocationKind.AmazonFba && ch.IsMapped(cell.Location))
-                    {
-                        list.Add(new ChannelAvailability(ch.Name, _s.ChannelAvailable(ch, cell.Sku)));
-                    }
+                    count += ch.IsMapped(cell.Location) ? 1 : 0;
                 }
 
-                perChannel = [.. list];
+                perChannel = count == 0 ? [] : new ChannelAvailability[count];
+                count = 0;
+                foreach (var ch in channels)
+                {
+                    if (ch.IsMapped(cell.Location))
+                    {
+                        perChannel[count++] = new ChannelAvailability(ch.Name, _s.ChannelAvailable(ch, cell.Sku));
+                    }
+                }
             }
 
             _out.Add(new StockLevelChanged(entry.Code, location.Id, cell.OnHand, cell.Allocated, cell.Reserved, cell.Safety, cell.InTransit, Math.Max(0, cell.Free), cell.Free, perChannel));
