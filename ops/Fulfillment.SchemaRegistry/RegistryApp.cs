@@ -74,4 +74,7 @@ internal static partial class RegistryLog
 {
     [LoggerMessage(Level = LogLevel.Error, Message = "Registry store failed while serving {Path}")]
     public static partial void StoreFailed(ILogger logger, string path, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected failure while serving {Path}")]
+    public static partial void Unexpected(ILogger logger, string path, Exception exception);
 }

@@ -134,6 +134,11 @@ public static class RegistryEndpoints
             var store = Errors.Store();
             await Error(store.Status, store.ErrorCode, store.Message).ExecuteAsync(http);
         }
+        catch (Exception e) when (e is not OperationCanceledException && !http.Response.HasStarted)
+        {
+            RegistryLog.Unexpected(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Fulfillment.SchemaRegistry"), http.Request.Path, e);
+            await Error(500, 500, "Internal Server Error").ExecuteAsync(http);
+        }
     }
 
     private static async Task<IResult> CheckAsync(string subject, VersionSpec? spec, HttpContext http, RegistryStore store, CancellationToken ct)

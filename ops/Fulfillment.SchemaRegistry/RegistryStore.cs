@@ -254,7 +254,7 @@ public sealed class RegistryStore
         }
 
         // "latest" means the latest live version for a soft delete, and the latest of any kind for a permanent one.
-        var target = Select(subject, permanent ? all : all.Where(v => !v.Deleted).ToList(), spec);
+        var target = Select(subject, permanent || !spec.IsLatest ? all : all.Where(v => !v.Deleted).ToList(), spec);
         if (permanent && !target.Deleted)
         {
             throw Errors.VersionNotSoftDeleted(subject, target.Version);

@@ -31,16 +31,20 @@ public static class SchemaText
         }
 
         Schema parsed;
+        string canonical;
         try
         {
             parsed = Schema.Parse(text);
+            // Some unresolvable shapes (e.g. {"type":"nonsense"}) parse and only fail when written back out.
+            canonical = parsed.ToString();
         }
-        catch (Exception e) when (e is SchemaParseException or AvroException or Newtonsoft.Json.JsonException or ArgumentException or InvalidOperationException)
+        // Apache.Avro reports bad input with several exception types (SchemaParseException, JSON reader errors, even
+        // NullReferenceException for some shapes); any failure to parse client input is the client's invalid schema.
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw Errors.InvalidSchema(e.Message);
         }
 
-        var canonical = parsed.ToString();
         return new ParsedSchema(type, canonical, parsed, Fingerprint(type, canonical));
     }
 
