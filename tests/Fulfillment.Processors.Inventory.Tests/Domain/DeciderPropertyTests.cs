@@ -37,7 +37,7 @@ public class DeciderPropertyTests
         new ConfigurePool(oversell),
     ];
 
-    private static InventoryCommand ToCommand(int[] s, PoolState state, DateTimeOffset now)
+    private static InventoryCommand ToCommand(int[] s, PoolState state, DateTimeOffset now, Dictionary<string, string> transferSkus)
     {
         var kind = s[0] % 16;
         var order = $"o{s[1] % 12}";
@@ -58,9 +58,11 @@ public class DeciderPropertyTests
             case 4: return new ReceiveStock(sku, site, n + 1, "po");
             case 5: return new AdjustStock(sku, site, n - 3, n % 2 == 0 ? "damaged" : "found");
             case 6: return new CountStock(sku, site, n);
-            case 7: return new RequestTransfer($"t{s[1] % 4}", site, Sites[(s[3] + 1 + (s[4] % 2)) % 4], [new SkuQuantity(sku, (n % 3) + 1)]);
-            case 8: return new ShipTransfer($"t{s[1] % 4}", [new SkuQuantity(sku, n % 4)]);
-            case 9: return new ReceiveTransfer($"t{s[1] % 4}", [new SkuQuantity(sku, n % 4)]);
+            case 7:
+                transferSkus.TryAdd($"t{s[1] % 4}", sku);
+                return new RequestTransfer($"t{s[1] % 4}", site, Sites[(s[3] + 1 + (s[4] % 2)) % 4], [new SkuQuantity(sku, (n % 3) + 1)]);
+            case 8: return new ShipTransfer($"t{s[1] % 4}", [new SkuQuantity(TransferSku(s, sku, transferSkus), n % 4)]);
+            case 9: return new ReceiveTransfer($"t{s[1] % 4}", [new SkuQuantity(TransferSku(s, sku, transferSkus), n % 4)]);
             case 10: return new ReconcileSnapshot("TPL", [new SkuQuantity(sku, n)], Complete: s[4] % 5 == 0);
             case 11: return new SetSafetyStock(sku, site, n % 3);
             case 12: return new RestockReturn($"r{s[1]}", Skus[s[2] % 4], site, (n % 2) + 1);
@@ -68,6 +70,10 @@ public class DeciderPropertyTests
             default: return ShipSomething(s, state, order);
         }
     }
+
+    /// <summary>Mostly the SKU the transfer was requested with, so transfers get shipped and received.</summary>
+    private static string TransferSku(int[] s, string sku, Dictionary<string, string> transferSkus) =>
+        s[4] % 5 != 0 && transferSkus.TryGetValue($"t{s[1] % 4}", out var requested) ? requested : sku;
 
     private static ShipTo ShipToFor(int x) => (x % 4) switch
     {
@@ -111,10 +117,11 @@ public class DeciderPropertyTests
     {
         var pool = new PoolHarness().With(Setup(oversell));
         var movementSum = new Dictionary<(string, string), int>();
+        var transferSkus = new Dictionary<string, string>();
         long shippedUnits = 0, deductedUnits = 0;
         foreach (var step in steps)
         {
-            var command = ToCommand(step, pool.State, pool.Now);
+            var command = ToCommand(step, pool.State, pool.Now, transferSkus);
             var before = pool.State.GetLevels().ToDictionary(l => (l.Sku, l.LocationId), l => l.Level);
             var events = pool.Do(command);
 
@@ -229,7 +236,7 @@ public class DeciderPropertyTests
             {
                 kinds.Add(e is StockMoved m ? $"{nameof(StockMoved)}.{m.Kind}" : e.GetType().Name);
             }
-        }, iter: 100, threads: 1);
+        }, iter: 200, threads: 1);
 
         string[] expected =
         [
