@@ -65,6 +65,63 @@ public class RegistryPersistenceTests
     }
 
     [Fact]
+    public async Task DefaultCompatibilityOption_None_IsTheGlobalLevelAndAllowsBreakingChanges()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var server = await RegistryServer.StartAsync(database.ConnectionString, "--Registry:DefaultCompatibility", "none");
+
+        (await server.Http.GetReplyAsync("/config")).Body.GetProperty("compatibilityLevel").GetString().ShouldBe("NONE");
+        await server.Http.RegisterAsync("loose-value", Record("Loose", Field("id", "string")));
+        (await server.Http.RegisterAsync("loose-value", Record("Loose", Field("id", "int")))).Status.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task DefaultCompatibilityOption_Unknown_FailsValidationAtStart()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+
+        var error = await Should.ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            RegistryServer.StartAsync(database.ConnectionString, "--Registry:DefaultCompatibility", "SIDEWAYS"));
+        error.Message.ShouldContain("DefaultCompatibility");
+    }
+
+    [Fact]
+    public async Task Register_BackwardTransitiveSubject_ChecksEveryEarlierVersion()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var server = await RegistryServer.StartAsync(database.ConnectionString);
+        var v1 = Record("T", Field("id", "string"));
+        var v2 = Record("T", Field("id", "string"), Field("qty", "int", "0"));
+        var v3 = Record("T", Field("id", "string"), Field("qty", "int"));
+        foreach (var subject in new[] { "plain-value", "transitive-value" })
+        {
+            await server.Http.RegisterAsync(subject, v1);
+            await server.Http.RegisterAsync(subject, v2);
+        }
+
+        await server.Http.PutReplyAsync("/config/transitive-value", new { compatibility = "BACKWARD_TRANSITIVE" });
+
+        (await server.Http.RegisterAsync("plain-value", v3)).Status.ShouldBe(HttpStatusCode.OK);
+        var rejected = await server.Http.RegisterAsync("transitive-value", v3);
+        rejected.Status.ShouldBe(HttpStatusCode.Conflict);
+        rejected.Message.ShouldContain("BACKWARD_TRANSITIVE");
+    }
+
+    [Fact]
+    public async Task Metrics_AfterRegistration_ExposeRegistryCounters()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var server = await RegistryServer.StartAsync(database.ConnectionString);
+        await server.Http.RegisterAsync("metered-value", Record("Metered", Field("id", "string")));
+        await server.Http.GetReplyAsync("/schemas/ids/999");
+
+        var text = await server.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+
+        text.ShouldContain("schema_registry_schemas_registered_total");
+        text.ShouldContain("schema_registry_requests_rejected_total{status=\"404\",error_code=\"40403\"}");
+    }
+
+    [Fact]
     public async Task Register_SchemaWithDocsDefaultsAliasesAndLogicalTypes_KeepsThemInStoredText()
     {
         await using var database = await TestDatabase.CreateAsync();
