@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Avro;
+using Fulfillment.Schemas.Compatibility;
 
 namespace Fulfillment.SchemaRegistry;
 
@@ -43,6 +44,12 @@ public static class SchemaText
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw Errors.InvalidSchema(e.Message);
+        }
+
+        var badDefaults = AvroDefaults.FindInvalidDefaults(parsed);
+        if (badDefaults.Count > 0)
+        {
+            throw Errors.InvalidSchema("invalid default value: " + string.Join("; ", badDefaults));
         }
 
         return new ParsedSchema(type, canonical, parsed, Fingerprint(type, canonical));

@@ -91,6 +91,7 @@ public class RegistryHttpTests(RegistryFixture fixture) : IClassFixture<Registry
     [InlineData("{\"type\":\"record\",\"name\":\"NoFields\"}")]
     [InlineData("{\"type\":\"nonsense\"}")]
     [InlineData("")]
+    [InlineData("{\"type\":\"record\",\"name\":\"BadDefault\",\"fields\":[{\"name\":\"q\",\"type\":\"int\",\"default\":\"x\"}]}")]
     public async Task Register_InvalidSchema_Returns422And42201(string schema)
     {
         var reply = await _http.RegisterAsync(Unique("invalid-value"), schema);
