@@ -305,8 +305,8 @@ internal sealed class WorkerProcess : IDisposable
     {
         get
         {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            var configuration = dir.Parent!.Parent!.Name;
+            var dir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+            var configuration = dir.Parent!.Name;
             while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Fulfillment.Streams.sln")))
             {
                 dir = dir.Parent;
@@ -342,6 +342,38 @@ internal sealed class WorkerProcess : IDisposable
             }
 
             await Task.Delay(50);
+        }
+    }
+
+    /// <summary>The tasks the worker holds per its log: the last assignment, or none if revoked/lost since.</summary>
+    public IReadOnlySet<int> CurrentTasks
+    {
+        get
+        {
+            var last = _lines.LastOrDefault(l => l.Contains("Tasks assigned:", StringComparison.Ordinal)
+                || l.Contains("Tasks revoked", StringComparison.Ordinal) || l.Contains("Tasks lost", StringComparison.Ordinal));
+            if (last is null || !last.Contains("Tasks assigned:", StringComparison.Ordinal))
+            {
+                return new HashSet<int>();
+            }
+
+            var list = last[(last.IndexOf("Tasks assigned:", StringComparison.Ordinal) + "Tasks assigned:".Length)..].Trim();
+            return list.Length == 0 ? new HashSet<int>() : list.Split(',').Select(x => int.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
+        }
+    }
+
+    /// <summary>Waits until the workers' current tasks are exactly <paramref name="expected"/> each.</summary>
+    public static async Task WaitForTasksAsync(TimeSpan timeout, params (WorkerProcess Worker, Func<IReadOnlySet<int>, bool> Expected)[] workers)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!workers.All(w => w.Expected(w.Worker.CurrentTasks)))
+        {
+            if (deadline.Elapsed > timeout)
+            {
+                throw new TimeoutException($"Task assignment not reached within {timeout}:\n{string.Join('\n', workers.Select(w => w.Worker.Log))}");
+            }
+
+            await Task.Delay(100);
         }
     }
 
