@@ -1,0 +1,69 @@
+using Fulfillment.Connectors.Channels;
+
+namespace Fulfillment.Connectors.Webhooks;
+
+/// <summary>What the sender is told.</summary>
+public enum IngestOutcome
+{
+    Accepted,
+    Duplicate,
+    Ping,
+    UnknownShop,
+    Unauthorized,
+    Malformed,
+}
+
+/// <summary>The answer to one delivery.</summary>
+public sealed record IngestReply(IngestOutcome Outcome, string DeliveryId, string? Reason)
+{
+    public int StatusCode => Outcome switch
+    {
+        IngestOutcome.Accepted or IngestOutcome.Duplicate or IngestOutcome.Ping => StatusCodes.Status200OK,
+        IngestOutcome.UnknownShop => StatusCodes.Status404NotFound,
+        IngestOutcome.Unauthorized => StatusCodes.Status401Unauthorized,
+        _ => StatusCodes.Status400BadRequest,
+    };
+
+    public string MetricOutcome => Outcome switch
+    {
+        IngestOutcome.Accepted => ConnectorMetrics.Outcomes.Accepted,
+        IngestOutcome.Duplicate => ConnectorMetrics.Outcomes.Duplicate,
+        IngestOutcome.Ping => ConnectorMetrics.Outcomes.Ping,
+        IngestOutcome.UnknownShop => ConnectorMetrics.Outcomes.UnknownShop,
+        IngestOutcome.Unauthorized => ConnectorMetrics.Outcomes.Unauthorized,
+        _ => ConnectorMetrics.Outcomes.Malformed,
+    };
+}
+
+/// <summary>
+/// One delivery, any transport: receive (verify + normalize, pure), store the raw delivery durably with dedupe
+/// (decision 4: nothing else happens before it is stored), then hand it to the publisher and answer. Every delivery is
+/// stored, rejected ones included (decision 7); only accepted ones are deduplicated and normalized.
+/// </summary>
+public sealed class IngestPipeline(RawDeliveryStore store, EventPublisher publisher)
+{
+    /// <exception cref="Npgsql.NpgsqlException">The delivery could not be stored; the sender must be told to retry.</exception>
+    public async Task<IngestReply> IngestAsync(IChannelReceiver receiver, InboundDelivery delivery, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(receiver);
+        var result = receiver.Receive(delivery);
+        var row = RawDeliveryRow.From(delivery, result);
+        var stored = await store.InsertAsync(row, cancellationToken);
+        if (stored)
+        {
+            publisher.Enqueue(new PublishItem(row, result));
+        }
+
+        var outcome = result.Status switch
+        {
+            DeliveryStatus.Accepted => stored ? IngestOutcome.Accepted : IngestOutcome.Duplicate,
+            DeliveryStatus.Ping => IngestOutcome.Ping,
+            DeliveryStatus.UnknownShop => IngestOutcome.UnknownShop,
+            DeliveryStatus.Unauthorized => IngestOutcome.Unauthorized,
+            _ => IngestOutcome.Malformed,
+        };
+        var reply = new IngestReply(outcome, result.DeliveryId, result.Reason);
+        ConnectorMetrics.Deliveries.WithLabels(receiver.Source, reply.MetricOutcome).Inc();
+        return reply;
+    }
+}

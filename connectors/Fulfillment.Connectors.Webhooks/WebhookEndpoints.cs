@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Fulfillment.Connectors.Channels;
+using Fulfillment.Schemas.Ingest;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Fulfillment.Connectors.Webhooks;
+
+/// <summary>The HTTP receivers. Handlers take the raw request (no model binding): the body's exact bytes are what the
+/// sender signed.</summary>
+public static partial class WebhookEndpoints
+{
+    public const string ShopifyPath = "/webhooks/shopify";
+    public const string WooCommercePath = "/webhooks/woocommerce/{shop}";
+    public const string TikTokShopPath = "/webhooks/tiktok-shop";
+    public const string AmazonPath = "/webhooks/amazon";
+
+    public static WebApplication MapWebhookEndpoints(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapPost(ShopifyPath, Handler<ShopifyReceiver>());
+        app.MapPost(WooCommercePath, Handler<WooCommerceReceiver>());
+        app.MapPost(TikTokShopPath, Handler<TikTokShopReceiver>());
+        app.MapPost(AmazonPath, Handler<AmazonReceiver>());
+        return app;
+    }
+
+    private static RequestDelegate Handler<TReceiver>()
+        where TReceiver : IChannelReceiver =>
+        context => HandleAsync(context, context.RequestServices.GetRequiredService<TReceiver>());
+
+    private static async Task HandleAsync(HttpContext context, IChannelReceiver receiver)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var receivedAt = TruncateToMillis(DateTime.UtcNow);
+        var request = context.Request;
+        var cancellationToken = context.RequestAborted;
+        byte[] body;
+        try
+        {
+            body = await ReadBodyAsync(request, cancellationToken);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            ConnectorMetrics.Deliveries.WithLabels(receiver.Source, ConnectorMetrics.Outcomes.TooLarge).Inc();
+            await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, new { error = "body exceeds Connectors:MaxBodyBytes" });
+            return;
+        }
+
+        var headers = new List<KeyValuePair<string, string>>(request.Headers.Count);
+        foreach (var (name, values) in request.Headers)
+        {
+            foreach (var value in values)
+            {
+                headers.Add(new(name, value ?? ""));
+            }
+        }
+
+        var delivery = new InboundDelivery(IngestTransport.Webhook, request.Method, request.Path.Value ?? "",
+            request.RouteValues.TryGetValue("shop", out var shop) ? shop as string : null,
+            headers, request.ContentType, body, receivedAt);
+
+        IngestReply reply;
+        try
+        {
+            reply = await context.RequestServices.GetRequiredService<IngestPipeline>().IngestAsync(receiver, delivery, cancellationToken);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+        {
+            // Not stored means not acknowledged: the sender's retry (or the reconciliation poll) brings it back.
+            LogNotStored(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(WebhookEndpoints)), receiver.Source, e);
+            ConnectorMetrics.Deliveries.WithLabels(receiver.Source, ConnectorMetrics.Outcomes.StoreFailed).Inc();
+            await WriteAsync(context, StatusCodes.Status503ServiceUnavailable, new { error = "delivery could not be stored; retry" });
+            return;
+        }
+
+        object answer = reply.StatusCode == StatusCodes.Status200OK
+            ? new { status = reply.MetricOutcome, delivery_id = reply.DeliveryId }
+            : new { error = reply.Reason, status = reply.MetricOutcome };
+        await WriteAsync(context, reply.StatusCode, answer);
+        ConnectorMetrics.AckDuration.WithLabels(receiver.Source).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var limit = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
+        if (request.ContentLength is { } length && limit is { } max && length > max)
+        {
+            throw new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
+        }
+
+        using var buffer = new MemoryStream(request.ContentLength is { } known and < int.MaxValue ? (int)known : 4096);
+        await request.Body.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
+    }
+
+    private static Task WriteAsync(HttpContext context, int status, object body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body), context.RequestAborted);
+    }
+
+    private static DateTime TruncateToMillis(DateTime t) => new(t.Ticks - (t.Ticks % TimeSpan.TicksPerMillisecond), DateTimeKind.Utc);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A {Source} delivery could not be stored and was answered 503")]
+    private static partial void LogNotStored(ILogger logger, string source, Exception exception);
+}

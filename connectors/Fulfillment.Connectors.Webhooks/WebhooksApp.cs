@@ -1,0 +1,103 @@
+using Fulfillment.Connectors.Channels;
+using Fulfillment.Hosting;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Fulfillment.Connectors.Webhooks;
+
+/// <summary>
+/// Builds the webhook receiver host. Configuration: <c>Kafka:BootstrapServers</c>, <c>Kafka:SchemaRegistryUrl</c>,
+/// <c>Postgres:ConnectionString</c>, <c>Channels</c> (shops, pools, secrets via the environment), <c>Connectors</c>
+/// (topics, limits). Listens on <c>--urls</c> (default <see cref="DefaultUrl"/>).
+/// </summary>
+public static class WebhooksApp
+{
+    public const string DefaultUrl = "http://127.0.0.1:18110";
+
+    /// <param name="args">Command-line arguments (configuration overrides).</param>
+    /// <param name="configureServices">Extra registrations, e.g. an <see cref="IAmazonNotificationQueue"/> or an <see cref="IOrderFetcher"/>.</param>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrWhiteSpace(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        builder.AddFulfillmentDefaults("connector-webhooks");
+        var services = builder.Services;
+        services.AddValidatedOptions<KafkaOptions>(KafkaOptions.Section);
+        services.AddValidatedOptions<PostgresOptions>(PostgresOptions.Section);
+        services.AddValidatedOptions<ChannelsOptions>(ChannelsOptions.Section);
+        services.AddValidatedOptions<ConnectorOptions>(ConnectorOptions.Section);
+        var maxBody = builder.Configuration.GetSection(ConnectorOptions.Section).GetValue<int?>(nameof(ConnectorOptions.MaxBodyBytes)) ?? new ConnectorOptions().MaxBodyBytes;
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody);
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value.ConnectionString));
+        services.AddSingleton(sp => new ShopDirectory(sp.GetRequiredService<IOptions<ChannelsOptions>>().Value));
+        services.AddSingleton<ShopifyReceiver>();
+        services.AddSingleton<WooCommerceReceiver>();
+        services.AddSingleton<TikTokShopReceiver>();
+        services.AddSingleton<AmazonReceiver>();
+        services.AddSingleton<IChannelReceiver>(sp => sp.GetRequiredService<ShopifyReceiver>());
+        services.AddSingleton<IChannelReceiver>(sp => sp.GetRequiredService<WooCommerceReceiver>());
+        services.AddSingleton<IChannelReceiver>(sp => sp.GetRequiredService<TikTokShopReceiver>());
+        services.AddSingleton<IChannelReceiver>(sp => sp.GetRequiredService<AmazonReceiver>());
+
+        // Migrations run before anything that touches the table, and before the server takes requests.
+        services.AddHostedService<MigrationService>();
+        services.AddSingleton<RawDeliveryStore>();
+        services.AddHostedService(sp => sp.GetRequiredService<RawDeliveryStore>());
+        services.AddSingleton<EventPublisher>();
+        services.AddHostedService(sp => sp.GetRequiredService<EventPublisher>());
+        services.AddSingleton<OutboxSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxSweeper>());
+        services.AddSingleton<IngestPipeline>();
+        services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres");
+
+        configureServices?.Invoke(services);
+        if (services.Any(d => d.ServiceType == typeof(IAmazonNotificationQueue)))
+        {
+            services.AddSingleton<AmazonQueueWorker>();
+            services.AddHostedService(sp => sp.GetRequiredService<AmazonQueueWorker>());
+        }
+
+        var app = builder.Build();
+        app.MapFulfillmentEndpoints();
+        app.MapWebhookEndpoints();
+        return app;
+    }
+}
+
+internal sealed partial class MigrationService(NpgsqlDataSource dataSource, ILogger<MigrationService> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await Migrator.MigrateAsync(dataSource, cancellationToken);
+        LogMigrated(logger);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Connector database migrated")]
+    private static partial void LogMigrated(ILogger logger);
+}
+
+internal sealed class PostgresHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var command = dataSource.CreateCommand("SELECT 1");
+            await command.ExecuteScalarAsync(cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (NpgsqlException e)
+        {
+            return HealthCheckResult.Unhealthy("Postgres unreachable", e);
+        }
+    }
+}
