@@ -1,6 +1,30 @@
+using System.Text.Json.Serialization;
+
 namespace Fulfillment.Processors.Inventory.Domain;
 
 /// <summary>Everything that can change a pool: operator commands, stock movements and order events.</summary>
+/// <remarks>Polymorphic JSON so the topology can keep a pool's command log (its durable state) in a store.</remarks>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "$kind")]
+[JsonDerivedType(typeof(ConfigurePool), nameof(ConfigurePool))]
+[JsonDerivedType(typeof(UpsertLocation), nameof(UpsertLocation))]
+[JsonDerivedType(typeof(DeactivateLocation), nameof(DeactivateLocation))]
+[JsonDerivedType(typeof(SetChannelLocations), nameof(SetChannelLocations))]
+[JsonDerivedType(typeof(SetRoutingRules), nameof(SetRoutingRules))]
+[JsonDerivedType(typeof(DefineBundle), nameof(DefineBundle))]
+[JsonDerivedType(typeof(SetSafetyStock), nameof(SetSafetyStock))]
+[JsonDerivedType(typeof(ReceiveStock), nameof(ReceiveStock))]
+[JsonDerivedType(typeof(AdjustStock), nameof(AdjustStock))]
+[JsonDerivedType(typeof(CountStock), nameof(CountStock))]
+[JsonDerivedType(typeof(RequestTransfer), nameof(RequestTransfer))]
+[JsonDerivedType(typeof(ShipTransfer), nameof(ShipTransfer))]
+[JsonDerivedType(typeof(ReceiveTransfer), nameof(ReceiveTransfer))]
+[JsonDerivedType(typeof(CancelTransfer), nameof(CancelTransfer))]
+[JsonDerivedType(typeof(ReconcileSnapshot), nameof(ReconcileSnapshot))]
+[JsonDerivedType(typeof(PlaceOrder), nameof(PlaceOrder))]
+[JsonDerivedType(typeof(UpdateOrder), nameof(UpdateOrder))]
+[JsonDerivedType(typeof(CancelOrder), nameof(CancelOrder))]
+[JsonDerivedType(typeof(ConfirmShipment), nameof(ConfirmShipment))]
+[JsonDerivedType(typeof(RestockReturn), nameof(RestockReturn))]
 public abstract record InventoryCommand;
 
 /// <summary>Pool-wide switches. Oversell is off unless a pool explicitly turns it on.</summary>

@@ -50,7 +50,14 @@ public sealed record AllocationDecided(
 
 public sealed record OrderBackordered(string OrderId, IReadOnlyList<LineBackorder> Lines, string Reason) : InventoryEvent;
 
-public sealed record AllocationReleased(string OrderId, IReadOnlyList<LineAllocation> Lines, string Reason) : InventoryEvent;
+public enum ReleaseCause
+{
+    OrderCancelled,
+    OrderUpdated,
+    StockLost,
+}
+
+public sealed record AllocationReleased(string OrderId, IReadOnlyList<LineAllocation> Lines, string Reason, ReleaseCause Cause) : InventoryEvent;
 
 public sealed record ShipmentRecorded(string OrderId, string ShipmentId, string LocationId, IReadOnlyList<LineAllocation> Lines) : InventoryEvent;
 

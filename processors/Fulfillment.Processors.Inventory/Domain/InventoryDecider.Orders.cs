@@ -107,7 +107,7 @@ public sealed partial class InventoryDecider
 
         SetWaiting(order, []);
         _s.Orders.Remove(order.Id);
-        _out.Add(new AllocationReleased(order.Id, released, string.IsNullOrEmpty(c.Reason) ? "order cancelled" : $"order cancelled: {c.Reason}"));
+        _out.Add(new AllocationReleased(order.Id, released, string.IsNullOrEmpty(c.Reason) ? "order cancelled" : $"order cancelled: {c.Reason}", ReleaseCause.OrderCancelled));
     }
 
     /// <summary>
@@ -218,7 +218,7 @@ public sealed partial class InventoryDecider
 
         if (released.Count > 0)
         {
-            _out.Insert(mark, new AllocationReleased(id, released, "order updated"));
+            _out.Insert(mark, new AllocationReleased(id, released, "order updated", ReleaseCause.OrderUpdated));
         }
     }
 

@@ -662,7 +662,7 @@ public sealed partial class InventoryDecider
                 ReleaseAt(line, at, units, released);
             }
 
-            _out.Add(new AllocationReleased(order.Id, released, $"stock of {_s.Skus[cell.Sku].Code} at {locId} fell below its allocations ({why})"));
+            _out.Add(new AllocationReleased(order.Id, released, $"stock of {_s.Skus[cell.Sku].Code} at {locId} fell below its allocations ({why})", ReleaseCause.StockLost));
             _retry.Add(order);
         }
 

@@ -204,6 +204,18 @@ public sealed class PoolState
     }
 
     public int OrderCount => Orders.Count;
+
+    /// <summary>Known location ids, in the order they were first seen.</summary>
+    public IReadOnlyList<string> GetLocationIds()
+    {
+        var ids = new string[Locations.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = Locations[i].Id;
+        }
+
+        return ids;
+    }
 }
 
 public sealed record StockLevel(int OnHand, int Allocated, int Reserved, int SafetyStock, int InTransit)

@@ -1,0 +1,307 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using Fulfillment.Processors.Inventory.Domain;
+using Fulfillment.Processors.Runtime;
+using Fulfillment.Schemas.Allocations;
+using Fulfillment.Schemas.Common;
+using Fulfillment.Schemas.DeadLetters;
+using Fulfillment.Schemas.Operator;
+using Fulfillment.Schemas.Orders;
+using Fulfillment.Schemas.Shipments;
+using Fulfillment.Schemas.Stock;
+using Fulfillment.Schemas.Topics;
+
+namespace Fulfillment.Processors.Inventory;
+
+/// <summary>Topic names the inventory pool processor reads and writes (the catalog's, or unique ones in tests).</summary>
+public sealed record InventoryPoolTopics(
+    string Orders,
+    string StockMovements,
+    string Shipments,
+    string OperatorCommands,
+    string Allocations,
+    string StockLevels,
+    string DeadLetters)
+{
+    public static InventoryPoolTopics Catalog { get; } = new(
+        TopicCatalog.Orders.Name,
+        TopicCatalog.StockMovements.Name,
+        TopicCatalog.Shipments.Name,
+        TopicCatalog.OperatorCommands.Name,
+        TopicCatalog.Allocations.Name,
+        TopicCatalog.StockLevels.Name,
+        TopicCatalog.DeadLetters.Name);
+
+    public IEnumerable<string> All => [OperatorCommands, StockMovements, Orders, Shipments, Allocations, StockLevels, DeadLetters];
+}
+
+/// <summary>The Avro serdes of every topic the processor touches.</summary>
+public sealed record InventoryPoolSerdes(
+    ISerde<OrderEvent> Orders,
+    ISerde<StockMovementEvent> StockMovements,
+    ISerde<ShipmentEvent> Shipments,
+    ISerde<OperatorCommand> OperatorCommands,
+    ISerde<AllocationEvent> Allocations,
+    ISerde<StockLevelEvent> StockLevels,
+    ISerde<DeadLetter> DeadLetters)
+{
+    /// <summary>Confluent-framed serdes; <paramref name="schemaId"/> gives the registry id of each topic's value subject.</summary>
+    public static InventoryPoolSerdes Create(InventoryPoolTopics topics, Func<string, int> schemaId)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        ArgumentNullException.ThrowIfNull(schemaId);
+        return new(
+            new SpecificAvroSerde<OrderEvent>(schemaId(topics.Orders + "-value")),
+            new SpecificAvroSerde<StockMovementEvent>(schemaId(topics.StockMovements + "-value")),
+            new SpecificAvroSerde<ShipmentEvent>(schemaId(topics.Shipments + "-value")),
+            new SpecificAvroSerde<OperatorCommand>(schemaId(topics.OperatorCommands + "-value")),
+            new SpecificAvroSerde<AllocationEvent>(schemaId(topics.Allocations + "-value")),
+            new SpecificAvroSerde<StockLevelEvent>(schemaId(topics.StockLevels + "-value")),
+            new SpecificAvroSerde<DeadLetter>(schemaId(topics.DeadLetters + "-value")));
+    }
+}
+
+/// <summary>
+/// The inventory pool processor: every pool-keyed input (operator commands, stock movements, orders, shipments —
+/// co-partitioned, ARCHITECTURE decision 1) goes through the pool's decider; allocation outcomes go to the
+/// allocations topic, stock levels and drift to the stock-levels topic, rejected commands to the dead-letter topic.
+/// <para>
+/// Durable state is the pool's command log (store <c>commands</c>, key pool + sequence) plus its length (store
+/// <c>sequence</c>). The decider's in-memory state is a cache per task and pool: whenever the stored length differs
+/// from the cached one (first use, after a rebalance, after a failed record) it is rebuilt by replaying the log —
+/// the decider is deterministic, so replay gives the same state. The log grows without bound; periodic snapshots of
+/// the decider state are the planned fix.
+/// </para>
+/// </summary>
+public sealed class InventoryPoolTopology
+{
+    public const string DefaultApplicationId = "fulfillment-inventory-pool";
+    private const string SourceSystem = "inventory-pool";
+
+    private static readonly JsonSerializerOptions Json = new();
+    private readonly ConcurrentDictionary<(int Partition, string Pool), CachedPool> _pools = new();
+    private readonly InventoryPoolTopics _topics;
+    private readonly string _applicationId;
+
+    private InventoryPoolTopology(InventoryPoolTopics topics, InventoryPoolSerdes serdes, string applicationId)
+    {
+        _topics = topics;
+        _applicationId = applicationId;
+        var b = new TopologyBuilder(applicationId);
+        Commands = b.AddStore("commands", LogKeySerde, Serdes.Bytes);
+        Sequence = b.AddStore("sequence", Serdes.Utf8, Serdes.Int64);
+        Allocations = b.AddOutput(topics.Allocations, Serdes.Utf8, serdes.Allocations);
+        StockLevels = b.AddOutput(topics.StockLevels, Serdes.Utf8, serdes.StockLevels);
+        DeadLetters = b.AddOutput(topics.DeadLetters, Serdes.Utf8, serdes.DeadLetters);
+        b.WithDeadLetterTopic(topics.DeadLetters);
+
+        // Declaration order breaks timestamp ties: configuration and stock before the orders that need them.
+        OperatorCommands = b.AddInput(topics.OperatorCommands, Serdes.Utf8, serdes.OperatorCommands, (ctx, r) =>
+            Handle(ctx, r.Key, r.Value.metadata, r.Topic, r.Partition, r.Offset, (state, into) => AvroMapping.ToCommands(r.Value, state, into)));
+        StockMovements = b.AddInput(topics.StockMovements, Serdes.Utf8, serdes.StockMovements, (ctx, r) =>
+            Handle(ctx, r.Key, r.Value.metadata, r.Topic, r.Partition, r.Offset, (_, into) => AvroMapping.ToCommands(r.Value, into)));
+        Orders = b.AddInput(topics.Orders, Serdes.Utf8, serdes.Orders, (ctx, r) =>
+            Handle(ctx, r.Key, r.Value.metadata, r.Topic, r.Partition, r.Offset, (state, into) => AvroMapping.ToCommands(r.Value, state, into)));
+        Shipments = b.AddInput(topics.Shipments, Serdes.Utf8, serdes.Shipments, (ctx, r) =>
+            Handle(ctx, r.Key, r.Value.metadata, r.Topic, r.Partition, r.Offset, (_, into) => AvroMapping.ToCommands(r.Value, into)));
+        Topology = b.Build();
+    }
+
+    public static InventoryPoolTopology Build(InventoryPoolTopics topics, InventoryPoolSerdes serdes, string applicationId = DefaultApplicationId)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        ArgumentNullException.ThrowIfNull(serdes);
+        return new InventoryPoolTopology(topics, serdes, applicationId);
+    }
+
+    public Topology Topology { get; }
+
+    public InputHandle<string, OperatorCommand> OperatorCommands { get; }
+
+    public InputHandle<string, StockMovementEvent> StockMovements { get; }
+
+    public InputHandle<string, OrderEvent> Orders { get; }
+
+    public InputHandle<string, ShipmentEvent> Shipments { get; }
+
+    public OutputHandle<string, AllocationEvent> Allocations { get; }
+
+    public OutputHandle<string, StockLevelEvent> StockLevels { get; }
+
+    public OutputHandle<string, DeadLetter> DeadLetters { get; }
+
+    public StoreHandle<(string Pool, long Sequence), byte[]?> Commands { get; }
+
+    public StoreHandle<string, long> Sequence { get; }
+
+    private void Handle(
+        ProcessorContext ctx,
+        string pool,
+        EventMetadata metadata,
+        string topic,
+        int partition,
+        long offset,
+        Action<PoolState, List<InventoryCommand>> map)
+    {
+        var cached = Load(ctx, pool);
+        var commands = new List<InventoryCommand>(1);
+        map(cached.State, commands);
+        if (commands.Count == 0)
+        {
+            return;
+        }
+
+        var log = ctx.Store(Commands);
+        var now = ctx.StreamTime;
+        var outputs = new List<InventoryEvent>();
+        try
+        {
+            foreach (var command in commands)
+            {
+                cached.Length++;
+                log.Put((pool, cached.Length), JsonSerializer.SerializeToUtf8Bytes(new LoggedCommand(now, command), Json));
+                cached.Decider.Decide(cached.State, command, now, outputs);
+            }
+
+            ctx.Store(Sequence).Put(pool, cached.Length);
+            Forward(ctx, pool, metadata, topic, partition, offset, outputs);
+        }
+        catch
+        {
+            // The runtime drops this record's store writes; drop the cache too so the next record replays the log.
+            _pools.TryRemove((ctx.Partition, pool), out _);
+            throw;
+        }
+    }
+
+    private CachedPool Load(ProcessorContext ctx, string pool)
+    {
+        var stored = ctx.Store(Sequence).GetOrDefault(pool, 0);
+        if (_pools.TryGetValue((ctx.Partition, pool), out var cached) && cached.Length == stored)
+        {
+            return cached;
+        }
+
+        cached = new CachedPool();
+        var discard = new List<InventoryEvent>();
+        foreach (var (key, bytes) in ctx.Store(Commands).All())
+        {
+            if (key.Pool != pool || bytes is null)
+            {
+                continue;
+            }
+
+            var logged = JsonSerializer.Deserialize<LoggedCommand>(bytes, Json)
+                ?? throw new InvalidDataException($"Empty command {key.Sequence} in the log of pool {pool}.");
+            discard.Clear();
+            cached.Decider.Decide(cached.State, logged.Command, logged.At, discard);
+            cached.Length = key.Sequence;
+        }
+
+        if (cached.Length != stored)
+        {
+            throw new InvalidDataException($"The command log of pool {pool} has {cached.Length} entries, its sequence says {stored}.");
+        }
+
+        _pools[(ctx.Partition, pool)] = cached;
+        return cached;
+    }
+
+    private void Forward(ProcessorContext ctx, string pool, EventMetadata input, string topic, int partition, long offset, List<InventoryEvent> outputs)
+    {
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            var e = outputs[i];
+            var metadata = new EventMetadata
+            {
+                event_id = $"{input.event_id}/{i}",
+                pool_id = pool,
+                correlation_id = CorrelationOf(e) ?? input.correlation_id,
+                causation_id = input.event_id,
+                source_system = SourceSystem,
+                source_id = $"{topic}/{partition}/{offset}",
+                occurred_at = input.occurred_at,
+                recorded_at = ctx.StreamTime.UtcDateTime,
+            };
+            if (AvroMapping.ToAllocationEvent(e, metadata) is { } allocation)
+            {
+                ctx.Forward(Allocations, pool, allocation);
+            }
+            else if (AvroMapping.ToStockLevelEvent(e, metadata) is { } level)
+            {
+                ctx.Forward(StockLevels, pool, level);
+            }
+            else if (e is CommandRejected rejected)
+            {
+                ctx.Forward(DeadLetters, pool, new DeadLetter
+                {
+                    metadata = metadata,
+                    source_topic = topic,
+                    source_partition = partition,
+                    source_offset = offset,
+                    key = Encoding.UTF8.GetBytes(pool),
+                    value = null,
+                    headers = [],
+                    reason = $"{rejected.Command} {rejected.Reference}: {rejected.Reason}",
+                    error_type = "inventory.rejected",
+                    failed_at = ctx.StreamTime.UtcDateTime,
+                    consumer_group = _applicationId,
+                });
+            }
+
+            // Movements, shipments recorded, transfer states and bundle availability have no topic yet.
+        }
+    }
+
+    private static string? CorrelationOf(InventoryEvent e) => e switch
+    {
+        Domain.AllocationDecided d => d.OrderId,
+        Domain.OrderBackordered b => b.OrderId,
+        Domain.AllocationReleased r => r.OrderId,
+        Domain.StockLevelChanged l => $"{l.Sku}@{l.LocationId}",
+        Domain.DriftDetected d => $"{d.Sku}@{d.LocationId}",
+        CommandRejected r => r.Reference,
+        _ => null,
+    };
+
+    /// <summary>Topics the processor needs besides <see cref="InventoryPoolTopics"/>: its store changelogs.</summary>
+    public IEnumerable<string> ChangelogTopics => Topology.StoreNames.Select(Topology.ChangelogTopic);
+
+    public InventoryPoolTopics Topics => _topics;
+
+    /// <summary>Drops every cached pool state, as a restart would; the next record of each pool replays its log.</summary>
+    internal void ForgetCachedState() => _pools.Clear();
+
+    private static readonly ISerde<(string Pool, long Sequence)> LogKeySerde = Serdes.Create<(string Pool, long Sequence)>(
+        key =>
+        {
+            // Pool, a zero byte, then the big-endian sequence: byte order sorts a pool's log in sequence order.
+            var pool = Encoding.UTF8.GetBytes(key.Pool);
+            var bytes = new byte[pool.Length + 9];
+            pool.CopyTo(bytes, 0);
+            BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(pool.Length + 1), key.Sequence);
+            return bytes;
+        },
+        bytes =>
+        {
+            if (bytes is null || bytes.Length < 9 || bytes[^9] != 0)
+            {
+                throw new FormatException("Not a command log key.");
+            }
+
+            return (Encoding.UTF8.GetString(bytes, 0, bytes.Length - 9), BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(bytes.Length - 8)));
+        });
+
+    private sealed record LoggedCommand(DateTimeOffset At, InventoryCommand Command);
+
+    private sealed class CachedPool
+    {
+        public PoolState State { get; } = new();
+
+        public InventoryDecider Decider { get; } = new();
+
+        public long Length { get; set; }
+    }
+}
