@@ -1,0 +1,4 @@
+using Fulfillment.Sinks.Views;
+
+var app = ViewsSinkApp.Build(args);
+await app.RunAsync();
