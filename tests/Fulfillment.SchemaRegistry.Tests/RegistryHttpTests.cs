@@ -162,6 +162,20 @@ public class RegistryHttpTests(RegistryFixture fixture) : IClassFixture<Registry
     }
 
     [Fact]
+    public async Task Register_ConcurrentDistinctSchemasInOneSubject_GetDistinctIdsAndConsecutiveVersions()
+    {
+        var subject = Unique("race-distinct");
+        await _http.PutReplyAsync($"/config/{subject}", new { compatibility = "NONE" });
+        var schemas = Enumerable.Range(0, 8).Select(i => Record("Distinct" + Guid.NewGuid().ToString("N"), Field("f" + i, "int"))).ToList();
+
+        var replies = await Task.WhenAll(schemas.Select(s => _http.RegisterAsync(subject, s)));
+
+        replies.ShouldAllBe(r => r.Status == HttpStatusCode.OK);
+        replies.Select(r => r.Body.GetProperty("id").GetInt32()).Distinct().Count().ShouldBe(8);
+        (await _http.GetReplyAsync($"/subjects/{subject}/versions")).Body.EnumerateArray().Select(e => e.GetInt32()).ShouldBe([1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    [Fact]
     public async Task GetVersions_UnknownSubject_Returns404And40401()
     {
         var reply = await _http.GetReplyAsync($"/subjects/{Unique("nobody")}/versions");
