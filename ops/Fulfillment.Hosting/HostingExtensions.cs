@@ -31,6 +31,8 @@ public static class HostingExtensions
             o.UseUtcTimestamp = true;
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
         });
+        // ASP.NET Core logs several Information lines per request; on hot paths (webhook intake, schema lookups) that is most of the cost.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddSingleton(new ServiceIdentity(serviceName));
         builder.Services.AddHealthChecks();
         // A dead host must never look healthy: when the host stops because a background worker threw, /health is gone with it.

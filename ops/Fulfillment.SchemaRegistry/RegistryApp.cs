@@ -23,8 +23,6 @@ public static class RegistryApp
         }
 
         builder.AddFulfillmentDefaults("schema-registry");
-        // ASP.NET Core logs five Information lines per request; on a hot GET /schemas/ids path that is most of the cost.
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddValidatedOptions<PostgresOptions>(PostgresOptions.Section);
         builder.Services.AddValidatedOptions<RegistryOptions>(RegistryOptions.Section);
         builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value.ConnectionString));
