@@ -6,12 +6,9 @@ ARG DOTNET_VERSION=10.0
 FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
 ARG PROJECT
 WORKDIR /src
-COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
-COPY connectors/ connectors/
-COPY processors/ processors/
-COPY schemas/ schemas/
-COPY sinks/ sinks/
-COPY ops/ ops/
+# The whole context (worker.Dockerfile.dockerignore drops build outputs, tests and local state): a worker may reference
+# any project of the solution, and copying folders one by one breaks on folders that hold no project yet.
+COPY . .
 RUN test -n "$PROJECT" || { echo "build arg PROJECT is required" >&2; exit 1; }
 RUN dotnet restore "$PROJECT"
 RUN dotnet publish "$PROJECT" -c Release --no-restore -o /app -p:UseAppHost=false \
