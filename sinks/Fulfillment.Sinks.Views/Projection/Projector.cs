@@ -160,9 +160,17 @@ public static class Projector
                 });
                 foreach (var l in b.lines)
                 {
-                    ViewBatch.KeepLatest(batch.Backorders, (b.order_id, l.line_id),
-                        new BackorderRow(b.order_id, l.line_id, m.pool_id, l.sku, l.quantity, b.reason, [.. b.rule_trail], at, m.event_id),
-                        (n, o) => Versions.Newer(n.VersionAt, n.VersionEventId, o.VersionAt, o.VersionEventId));
+                    var row = new BackorderRow(b.order_id, l.line_id, m.pool_id, l.sku, l.quantity, b.reason, [.. b.rule_trail], at, m.event_id, at);
+                    if (batch.Backorders.TryGetValue((b.order_id, l.line_id), out var seen))
+                    {
+                        // The latest backorder describes the line; the earliest one dates it (backorder age).
+                        var first = seen.FirstBackorderedAt < at ? seen.FirstBackorderedAt : at;
+                        row = Versions.Newer(row.VersionAt, row.VersionEventId, seen.VersionAt, seen.VersionEventId)
+                            ? row with { FirstBackorderedAt = first }
+                            : seen with { FirstBackorderedAt = first };
+                    }
+
+                    batch.Backorders[(b.order_id, l.line_id)] = row;
                 }
 
                 batch.TouchedOrders.Add(b.order_id);

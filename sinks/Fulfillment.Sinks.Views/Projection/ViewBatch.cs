@@ -137,7 +137,7 @@ public sealed record ReleaseRow(
 
 public sealed record BackorderRow(
     string OrderId, string LineId, string PoolId, string Sku, int Quantity, string? Reason, IReadOnlyList<string> RuleTrail,
-    DateTime VersionAt, string VersionEventId);
+    DateTime VersionAt, string VersionEventId, DateTime FirstBackorderedAt);
 
 public sealed record ShipmentLineRow(string LineId, string Sku, int Quantity);
 

@@ -212,7 +212,7 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
             new("quantity", ColType.Int, r => r.Quantity),
             new("reason", ColType.Text, r => r.Reason),
             new("rule_trail", ColType.TextArray, r => JsonSerializer.Serialize(r.RuleTrail, Json)),
-            new("first_backordered_at", ColType.Time, r => r.VersionAt),
+            new("first_backordered_at", ColType.Time, r => r.FirstBackorderedAt),
             new("version_at", ColType.Time, r => r.VersionAt),
             new("version_event_id", ColType.Text, r => r.VersionEventId),
         ], """
