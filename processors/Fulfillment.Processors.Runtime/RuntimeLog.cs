@@ -7,8 +7,8 @@ internal static partial class RuntimeLog
     [LoggerMessage(1, LogLevel.Information, "Runtime {ApplicationId} ({InstanceId}) starting with guarantee {Guarantee}, {Partitions} partitions")]
     public static partial void Starting(ILogger logger, string applicationId, string instanceId, ProcessingGuarantee guarantee, int partitions);
 
-    [LoggerMessage(2, LogLevel.Information, "Tasks assigned: {Partitions}")]
-    public static partial void Assigned(ILogger logger, string partitions);
+    [LoggerMessage(2, LogLevel.Information, "Tasks assigned: {Partitions} (opened and restored in {ElapsedMs} ms)")]
+    public static partial void Assigned(ILogger logger, string partitions, long elapsedMs);
 
     [LoggerMessage(3, LogLevel.Information, "Tasks revoked (committed): {Partitions}")]
     public static partial void Revoked(ILogger logger, string partitions);

@@ -80,6 +80,8 @@ public sealed class StreamRuntime
             _partitionCount = ValidateTopics();
             RuntimeLog.Starting(_logger, _topology.ApplicationId, _options.InstanceId, EffectiveGuarantee, _partitionCount);
             _producer = BuildProducer();
+            // Load native storage code now, not inside the first rebalance callback where it would delay the group.
+            _options.StorageFactory.Prepare();
             _restoreConsumer = BuildRestoreConsumer();
             _consumer = BuildConsumer();
             _consumer.Subscribe(_topology.InputTopics);
@@ -132,6 +134,7 @@ public sealed class StreamRuntime
 
                 now = _clock.GetUtcNow();
                 moreWork = ProcessTasks(now);
+                _producer!.Poll(TimeSpan.Zero);
                 ApplyBackpressure();
                 foreach (var runner in _runners.Values)
                 {
@@ -467,6 +470,7 @@ public sealed class StreamRuntime
 
     private IEnumerable<TopicPartitionOffset> OnAssigned(List<TopicPartition> partitions)
     {
+        var started = Stopwatch.GetTimestamp();
         var byTask = partitions.GroupBy(p => p.Partition.Value).OrderBy(g => g.Key).ToList();
         var result = new List<TopicPartitionOffset>();
         foreach (var group in byTask)
@@ -491,7 +495,7 @@ public sealed class StreamRuntime
         }
 
         _assigned = [.. _runners.Keys.Order()];
-        RuntimeLog.Assigned(_logger, string.Join(",", _assigned));
+        RuntimeLog.Assigned(_logger, string.Join(",", _assigned), (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return result;
     }
 
@@ -851,6 +855,10 @@ public sealed class StreamRuntime
             Acks = Acks.All,
             // Same partitioner as Java clients: outputs keyed by pool land where co-partitioned consumers expect them.
             Partitioner = Partitioner.Murmur2Random,
+            // Delivery reports are served on the processing thread (Poll/Flush), never on a background thread: a commit
+            // must see every report of what it flushed (marker offsets, errors) before it writes local state, and
+            // librdkafka's flush can return before a background thread has run the last handlers.
+            EnableBackgroundPoll = false,
         };
         config.CompressionType ??= CompressionType.Lz4;
         config.LingerMs ??= 5;
@@ -908,6 +916,8 @@ public sealed class StreamRuntime
             AutoOffsetReset = AutoOffsetReset.Error,
             IsolationLevel = _eos ? IsolationLevel.ReadCommitted : IsolationLevel.ReadUncommitted,
             EnablePartitionEof = false,
+            // Restores read to a known end offset; do not let the broker hold fetches waiting for more data.
+            FetchWaitMaxMs = 10,
         };
         return new ConsumerBuilder<byte[], byte[]>(config).Build();
     }

@@ -58,7 +58,7 @@ public sealed class StreamRuntimeOptions
 
     /// <summary>Longest the poll loop blocks when idle. Blocking in librdkafka costs no CPU; this only bounds how late
     /// shutdown and timers are noticed.</summary>
-    public TimeSpan PollTimeout { get; init; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan PollTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Buffered records per input partition at which the partition is paused (resumed at half).</summary>
     public int MaxBufferedRecordsPerPartition { get; init; } = 5000;

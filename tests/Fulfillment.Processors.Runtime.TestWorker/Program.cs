@@ -37,7 +37,7 @@ var runtime = new StreamRuntime(ledger.Topology, new StreamRuntimeOptions
     InstanceId = options["instance"],
     Guarantee = Enum.Parse<ProcessingGuarantee>(options.GetValueOrDefault("guarantee", "Auto")),
     SessionTimeout = TimeSpan.FromMilliseconds(int.Parse(options.GetValueOrDefault("session-timeout-ms", "3000"), CultureInfo.InvariantCulture)),
-    HeartbeatInterval = TimeSpan.FromMilliseconds(300),
+    HeartbeatInterval = TimeSpan.FromSeconds(1),
     CommitInterval = options.TryGetValue("commit-interval-ms", out var commit)
         ? TimeSpan.FromMilliseconds(int.Parse(commit, CultureInfo.InvariantCulture))
         : null,

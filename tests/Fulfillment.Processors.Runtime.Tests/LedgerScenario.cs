@@ -357,7 +357,7 @@ internal sealed class WorkerProcess : IDisposable
                 return new HashSet<int>();
             }
 
-            var list = last[(last.IndexOf("Tasks assigned:", StringComparison.Ordinal) + "Tasks assigned:".Length)..].Trim();
+            var list = last[(last.IndexOf("Tasks assigned:", StringComparison.Ordinal) + "Tasks assigned:".Length)..].Split(" (")[0].Trim();
             return list.Length == 0 ? new HashSet<int>() : list.Split(',').Select(x => int.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
         }
     }
@@ -392,6 +392,7 @@ internal sealed class WorkerProcess : IDisposable
     {
         if (_process.HasExited)
         {
+            _process.ExitCode.ShouldBe(0, Log);
             return;
         }
 

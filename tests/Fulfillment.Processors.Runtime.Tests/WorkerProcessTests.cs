@@ -20,6 +20,7 @@ public class WorkerProcessTests(DevBrokerFixture broker, ITestOutputHelper outpu
             scenario.ReadDeduplicated(scenario.Output, scenario.Expected().Outputs.Count, TimeSpan.FromSeconds(60))
                 .Count.ShouldBe(scenario.Expected().Outputs.Count, first.Log);
             await first.StopAsync(TimeSpan.FromSeconds(30));
+            output.WriteLine(first.Log);
         }
 
         var stateDir = Path.Combine(scenario.StateRoot, "a");
@@ -32,7 +33,7 @@ public class WorkerProcessTests(DevBrokerFixture broker, ITestOutputHelper outpu
         {
             await second.WaitForLogAsync("Tasks assigned: 0,1,2,3", Startup);
             scenario.VerifyAgainstUninterruptedRun(TimeSpan.FromSeconds(60));
-            second.Lines.Count(l => l.Contains("restored", StringComparison.Ordinal)).ShouldBe(4, second.Log);
+            second.Lines.Count(l => l.Contains("changelog records", StringComparison.Ordinal)).ShouldBe(4, second.Log);
             await second.StopAsync(TimeSpan.FromSeconds(30));
         }
         finally

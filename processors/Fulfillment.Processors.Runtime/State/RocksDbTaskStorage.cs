@@ -8,6 +8,12 @@ public sealed class RocksDbTaskStorageFactory(string rootDirectory) : ITaskStora
 {
     public string RootDirectory { get; } = rootDirectory;
 
+    void ITaskStorageFactory.Prepare()
+    {
+        // Loading librocksdb took seconds on the 2-core box; pay it before joining the group.
+        _ = Native.Instance;
+    }
+
     ITaskStorage ITaskStorageFactory.Open(Topology topology, int partition) =>
         new RocksDbTaskStorage(
             Path.Combine(RootDirectory, topology.ApplicationId, $"task-{partition}"),

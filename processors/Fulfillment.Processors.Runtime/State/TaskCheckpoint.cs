@@ -95,4 +95,9 @@ internal interface ITaskStorage : IDisposable
 public interface ITaskStorageFactory
 {
     internal ITaskStorage Open(Topology topology, int partition);
+
+    /// <summary>Loads whatever the storage needs (native libraries) ahead of the first task.</summary>
+    internal void Prepare()
+    {
+    }
 }
