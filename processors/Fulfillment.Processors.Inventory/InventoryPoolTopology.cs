@@ -68,7 +68,8 @@ public sealed record InventoryPoolSerdes(
 /// co-partitioned, ARCHITECTURE decision 1) goes through the pool's decider; allocation outcomes go to the
 /// allocations topic, stock levels and drift to the stock-levels topic, rejected commands to the dead-letter topic.
 /// <para>
-/// Durable state is the pool's command log (store <c>commands</c>, key pool + sequence) plus its length (store
+/// Durable state is the pool's command log (store <c>commands</c>, key pool + sequence, one entry per input
+/// record with the commands it mapped to and the stream time they were decided at) plus its length (store
 /// <c>sequence</c>). The decider's in-memory state is a cache per task and pool: whenever the stored length differs
 /// from the cached one (first use, after a rebalance, after a failed record) it is rebuilt by replaying the log —
 /// the decider is deterministic, so replay gives the same state. The log grows without bound; periodic snapshots of
@@ -158,10 +159,11 @@ public sealed class InventoryPoolTopology
         var outputs = new List<InventoryEvent>();
         try
         {
+            // One log entry per input record, however many lines (commands) it carries.
+            cached.Length++;
+            log.Put((pool, cached.Length), JsonSerializer.SerializeToUtf8Bytes(new LoggedCommands(now, commands), Json));
             foreach (var command in commands)
             {
-                cached.Length++;
-                log.Put((pool, cached.Length), JsonSerializer.SerializeToUtf8Bytes(new LoggedCommand(now, command), Json));
                 cached.Decider.Decide(cached.State, command, now, outputs);
             }
 
@@ -193,10 +195,14 @@ public sealed class InventoryPoolTopology
                 continue;
             }
 
-            var logged = JsonSerializer.Deserialize<LoggedCommand>(bytes, Json)
-                ?? throw new InvalidDataException($"Empty command {key.Sequence} in the log of pool {pool}.");
-            discard.Clear();
-            cached.Decider.Decide(cached.State, logged.Command, logged.At, discard);
+            var logged = JsonSerializer.Deserialize<LoggedCommands>(bytes, Json)
+                ?? throw new InvalidDataException($"Empty entry {key.Sequence} in the log of pool {pool}.");
+            foreach (var command in logged.Commands)
+            {
+                discard.Clear();
+                cached.Decider.Decide(cached.State, command, logged.At, discard);
+            }
+
             cached.Length = key.Sequence;
         }
 
@@ -294,7 +300,7 @@ public sealed class InventoryPoolTopology
             return (Encoding.UTF8.GetString(bytes, 0, bytes.Length - 9), BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(bytes.Length - 8)));
         });
 
-    private sealed record LoggedCommand(DateTimeOffset At, InventoryCommand Command);
+    private sealed record LoggedCommands(DateTimeOffset At, IReadOnlyList<InventoryCommand> Commands);
 
     private sealed class CachedPool
     {

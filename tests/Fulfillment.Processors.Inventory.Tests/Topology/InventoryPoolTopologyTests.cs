@@ -110,7 +110,7 @@ public sealed class InventoryPoolTopologyTests : IDisposable
         // NYC has 1 left after o1's 4; a rebuilt state must know that and send o2 to LAX.
         _driver.ReadOutput(_pool.Allocations).ShouldHaveSingleItem().Value.body.ShouldBeOfType<AvroAllocationDecided>()
             .lines.ShouldHaveSingleItem().location_id.ShouldBe("LAX");
-        _driver.ReadStore(_pool.Sequence).ShouldContain(new KeyValuePair<string, long>("m", 7));
+        _driver.ReadStore(_pool.Sequence).ShouldContain(new KeyValuePair<string, long>("m", 6));
     }
 
     [Fact]

@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using System.Globalization;
+using Confluent.Kafka;
+using Fulfillment.DevBroker;
+using Fulfillment.Processors.Runtime;
+using Fulfillment.Processors.Runtime.State;
+using Fulfillment.Schemas.Common;
+using Fulfillment.Schemas.Operator;
+using Fulfillment.Schemas.Orders;
+using Fulfillment.Schemas.Stock;
+using Fulfillment.Schemas.Topics;
+
+namespace Fulfillment.Processors.Inventory.Bench;
+
+/// <summary>
+/// Order events through the development broker: an in-process mock cluster with the catalog's pool topics
+/// (12 partitions), the inventory pool topology on the stream runtime with RocksDB state, one producer of
+/// pre-serialized OrderPlaced events and one consumer counting allocation decisions. The rate is order events
+/// from the first produce until the last decision was read back.
+/// </summary>
+internal static class EndToEndBench
+{
+    private static readonly DateTime T0 = new(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    public static int Run(int orders, int pools, int skus)
+    {
+        var topics = InventoryPoolTopics.Catalog;
+        var partitions = TopicCatalog.PoolPartitions;
+        var serdes = InventoryPoolSerdes.Create(topics, subject => subject.Length);
+        var pool = InventoryPoolTopology.Build(topics, serdes);
+        using var cluster = MockCluster.Start(new MockClusterOptions
+        {
+            Topics = [.. topics.All.Concat(pool.ChangelogTopics).Distinct().Select(t => new MockTopic(t, partitions))],
+        });
+        var stateRoot = Path.Combine(Path.GetTempPath(), $"inventory-e2e-{Environment.ProcessId}");
+        var runtime = new StreamRuntime(pool.Topology, new StreamRuntimeOptions
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            StorageFactory = new RocksDbTaskStorageFactory(stateRoot),
+            SessionTimeout = TimeSpan.FromSeconds(3),
+            // Works around the runtime treating a never-fetched (empty) input partition as "not caught up": with empty
+            // shipment/movement topics each record would otherwise wait the full idle time. Orders are produced only
+            // after all stock is booked, so not waiting cannot change a decision here.
+            MaxTaskIdle = TimeSpan.Zero,
+        });
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => runtime.RunAsync(stop.Token));
+        try
+        {
+            using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
+            {
+                BootstrapServers = cluster.BootstrapServers,
+                Partitioner = Partitioner.Murmur2Random,
+                EnableIdempotence = true,
+                LingerMs = 5,
+                CompressionType = CompressionType.Lz4,
+            }).Build();
+            var time = T0;
+            void Produce(string topic, string key, byte[] value)
+            {
+                while (true)
+                {
+                    try
+                    {
+                        producer.Produce(topic, new Message<byte[], byte[]> { Key = Serdes.Utf8.Serialize(key)!, Value = value, Timestamp = new Timestamp(time = time.AddMilliseconds(1)) });
+                        return;
+                    }
+                    catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+                    {
+                        producer.Poll(TimeSpan.FromMilliseconds(10));
+                    }
+                }
+            }
+
+            var poolIds = Enumerable.Range(0, pools).Select(i => $"merchant-{i}").ToArray();
+            var sites = new (string Id, double Lat, double Lon)[] { ("WH-NJ", 40.73, -74.17), ("WH-GA", 33.75, -84.39), ("WH-TX", 32.78, -96.80), ("WH-CA", 34.05, -118.24), ("3PL-IL", 41.88, -87.63) };
+            foreach (var p in poolIds)
+            {
+                foreach (var (id, lat, lon) in sites)
+                {
+                    Produce(topics.OperatorCommands, p, serdes.OperatorCommands.Serialize(new OperatorCommand
+                    {
+                        metadata = Metadata($"{p}-{id}", p),
+                        body = new LocationUpserted { location_id = id, name = id, kind = LocationKind.Warehouse, address = new Address { country_code = "US", latitude = lat, longitude = lon }, active = true },
+                    })!);
+                    Produce(topics.OperatorCommands, p, serdes.OperatorCommands.Serialize(new OperatorCommand
+                    {
+                        metadata = Metadata($"{p}-{id}-receipt", p),
+                        body = new StockReceived { location_id = id, lines = [.. Enumerable.Range(0, skus).Select(s => new SkuQuantity { sku = $"SKU-{s:D5}", quantity = 100_000 })] },
+                    })!);
+                }
+            }
+
+            producer.Flush(TimeSpan.FromSeconds(60));
+            var setupLevels = pools * sites.Length * skus;
+            CountRecords(cluster.BootstrapServers, topics.StockLevels, partitions, setupLevels, TimeSpan.FromMinutes(5));
+
+            var random = new Random(42);
+            var values = new (string Pool, byte[] Value)[orders];
+            var lines = 0L;
+            for (var o = 0; o < orders; o++)
+            {
+                var p = poolIds[random.Next(pools)];
+                var count = 1 + random.Next(5);
+                lines += count;
+                values[o] = (p, serdes.Orders.Serialize(new OrderEvent
+                {
+                    metadata = Metadata($"order-{o}", p),
+                    body = new OrderPlaced
+                    {
+                        order = new ChannelOrder
+                        {
+                            order_id = $"o{o}",
+                            channel = Channel.Shopify,
+                            shop_id = "shop",
+                            channel_order_id = $"{o}",
+                            lines = [.. Enumerable.Range(0, count).Select(l => new OrderLine { line_id = $"{l + 1}", sku = $"SKU-{random.Next(skus):D5}", quantity = 1 + random.Next(3) })],
+                            shipping_address = new Address { country_code = "US", latitude = 26 + (random.NextDouble() * 21), longitude = -122 + (random.NextDouble() * 51) },
+                            placed_at = T0,
+                        },
+                    },
+                })!);
+            }
+
+            var process = Process.GetCurrentProcess();
+            var cpuStart = process.TotalProcessorTime;
+            var clock = Stopwatch.StartNew();
+            var counting = Task.Run(() => CountRecords(cluster.BootstrapServers, topics.Allocations, partitions, orders, TimeSpan.FromMinutes(5)));
+            foreach (var (p, value) in values)
+            {
+                Produce(topics.Orders, p, value);
+            }
+
+            producer.Flush(TimeSpan.FromSeconds(60));
+            var produced = clock.Elapsed.TotalSeconds;
+            var decided = counting.GetAwaiter().GetResult();
+            var seconds = clock.Elapsed.TotalSeconds;
+            process.Refresh();
+            var cpu = (process.TotalProcessorTime - cpuStart).TotalSeconds;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {orders} order events ({lines} lines) across {pools} pools × {sites.Length} locations × {skus} SKUs, {partitions} partitions, RocksDB state: produced in {produced:0.00} s, {decided} decisions read back after {seconds:0.00} s wall; the process (producer, runtime, broker, reader) used {cpu:0.00} s CPU"));
+            if (decided < orders)
+            {
+                Console.WriteLine($"# only {decided} of {orders} decisions arrived");
+                return 1;
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT name=allocation.e2e.events_per_s value={orders / seconds:0} unit=events/s"));
+            return 0;
+        }
+        finally
+        {
+            stop.Cancel();
+            run.GetAwaiter().GetResult();
+            Directory.Delete(stateRoot, recursive: true);
+        }
+    }
+
+    private static EventMetadata Metadata(string id, string pool) => new()
+    {
+        event_id = id,
+        pool_id = pool,
+        correlation_id = id,
+        causation_id = id,
+        source_system = "bench",
+        source_id = id,
+        occurred_at = T0,
+        recorded_at = T0,
+    };
+
+    /// <summary>Reads every partition of a topic from the start until <paramref name="count"/> records were seen.</summary>
+    private static int CountRecords(string bootstrap, string topic, int partitions, int count, TimeSpan timeout)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = $"bench-{Guid.NewGuid():N}",
+            EnableAutoCommit = false,
+        }).Build();
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var seen = 0;
+        var clock = Stopwatch.StartNew();
+        while (seen < count && clock.Elapsed < timeout)
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is not null)
+            {
+                seen++;
+            }
+        }
+
+        return seen;
+    }
+}
