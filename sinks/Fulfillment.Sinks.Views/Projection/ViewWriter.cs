@@ -510,27 +510,34 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
 
     /// <summary>Recomputes status and channel sync state of the orders in <c>@ids</c> (search_path = views schema).</summary>
     public const string OrderStatusSql = """
-        UPDATE orders o SET status = s.status, sync_state = s.sync_state
-        FROM (
-          SELECT o2.order_id,
-            CASE WHEN o2.cancelled_at IS NOT NULL THEN 'cancelled'
-                 WHEN p.ordered > 0 AND p.shipped >= p.ordered THEN 'shipped'
-                 WHEN p.shipped > 0 THEN 'partially_shipped'
-                 WHEN p.ordered > 0 AND p.allocated >= p.ordered THEN 'allocated'
-                 WHEN EXISTS (SELECT 1 FROM backorders bo WHERE bo.order_id = o2.order_id) THEN 'backordered'
-                 WHEN p.allocated > 0 THEN 'partially_allocated'
+        WITH ids AS (SELECT DISTINCT unnest(@ids::text[]) AS order_id),
+        ordered AS (SELECT l.order_id, sum(l.quantity) AS q FROM order_lines l JOIN ids USING (order_id) GROUP BY 1),
+        allocated AS (SELECT a.order_id, sum(a.quantity) AS q FROM allocation_lines a JOIN ids USING (order_id) GROUP BY 1),
+        released AS (SELECT r.order_id, sum(r.quantity) AS q FROM allocation_releases r JOIN ids USING (order_id) GROUP BY 1),
+        shipped AS (SELECT s.order_id, sum(s.quantity) AS q FROM shipment_lines s JOIN ids USING (order_id) GROUP BY 1),
+        backordered AS (SELECT DISTINCT b.order_id FROM backorders b JOIN ids USING (order_id)),
+        pushes AS (SELECT p.correlation_id AS order_id,
+                          bool_or(p.outcome IN ('Failed', 'DeadLettered')) AS failed, bool_or(p.outcome = 'Retrying') AS retrying
+                   FROM channel_pushes p JOIN ids ON ids.order_id = p.correlation_id GROUP BY 1),
+        computed AS (
+          SELECT o.order_id,
+            CASE WHEN o.cancelled_at IS NOT NULL THEN 'cancelled'
+                 WHEN COALESCE(od.q, 0) > 0 AND COALESCE(sh.q, 0) >= od.q THEN 'shipped'
+                 WHEN COALESCE(sh.q, 0) > 0 THEN 'partially_shipped'
+                 WHEN COALESCE(od.q, 0) > 0 AND COALESCE(al.q, 0) - COALESCE(re.q, 0) >= od.q THEN 'allocated'
+                 WHEN bo.order_id IS NOT NULL THEN 'backordered'
+                 WHEN COALESCE(al.q, 0) - COALESCE(re.q, 0) > 0 THEN 'partially_allocated'
                  ELSE 'open' END AS status,
-            COALESCE((SELECT CASE WHEN bool_or(cp.outcome IN ('Failed', 'DeadLettered')) THEN 'failed'
-                                  WHEN bool_or(cp.outcome = 'Retrying') THEN 'retrying'
-                                  ELSE 'synced' END
-                      FROM channel_pushes cp WHERE cp.correlation_id = o2.order_id), 'not_pushed') AS sync_state
-          FROM orders o2
-          CROSS JOIN LATERAL (
-            SELECT COALESCE(sum(quantity), 0) AS ordered, COALESCE(sum(allocated_quantity), 0) AS allocated,
-                   COALESCE(sum(shipped_quantity), 0) AS shipped
-            FROM order_line_progress WHERE order_id = o2.order_id) p
-          WHERE o2.order_id = ANY(@ids)) s
-        WHERE o.order_id = s.order_id AND (o.status, o.sync_state) IS DISTINCT FROM (s.status, s.sync_state)
+            CASE WHEN pu.order_id IS NULL THEN 'not_pushed'
+                 WHEN pu.failed THEN 'failed'
+                 WHEN pu.retrying THEN 'retrying'
+                 ELSE 'synced' END AS sync_state
+          FROM orders o JOIN ids USING (order_id)
+          LEFT JOIN ordered od USING (order_id) LEFT JOIN allocated al USING (order_id) LEFT JOIN released re USING (order_id)
+          LEFT JOIN shipped sh USING (order_id) LEFT JOIN backordered bo USING (order_id) LEFT JOIN pushes pu USING (order_id))
+        UPDATE orders o SET status = c.status, sync_state = c.sync_state
+        FROM computed c
+        WHERE o.order_id = c.order_id AND (o.status, o.sync_state) IS DISTINCT FROM (c.status, c.sync_state)
         """;
 
     private Task WriteOffsetsAsync(NpgsqlConnection c, NpgsqlTransaction tx, ViewBatch b, CancellationToken ct) =>
