@@ -26,7 +26,8 @@ public class TopicCatalogTests
                 "fulfillment.operator-commands",
                 "fulfillment.allocations",
                 "fulfillment.stock-levels",
-                "fulfillment.inventory-pool.changelog",
+                "fulfillment-inventory-pool-commands-changelog",
+                "fulfillment-inventory-pool-sequence-changelog",
             ],
             ignoreOrder: true);
         TopicCatalog.All.Where(t => t.CoPartitionGroup == TopicCatalog.PoolGroup).ShouldAllBe(t => t.Partitions == TopicCatalog.PoolPartitions);
@@ -48,7 +49,8 @@ public class TopicCatalogTests
         // Everything downstream is rebuilt from these two (ARCHITECTURE.md decision 4).
         TopicCatalog.RawIngest.Retention.ShouldBe(RetentionIntent.Forever);
         TopicCatalog.OperatorCommands.Retention.ShouldBe(RetentionIntent.Forever);
-        TopicCatalog.InventoryPoolChangelog.Retention.ShouldBe(RetentionIntent.Compacted);
+        TopicCatalog.InventoryPoolCommandsChangelog.Retention.ShouldBe(RetentionIntent.Compacted);
+        TopicCatalog.InventoryPoolSequenceChangelog.Retention.ShouldBe(RetentionIntent.Compacted);
     }
 
     [Theory]

@@ -55,9 +55,16 @@ public static partial class TopicCatalog
         "fulfillment.stock-levels", PoolPartitions, PoolKey,
         "Fulfillment.Schemas.Stock.StockLevelEvent", RetentionIntent.Time, PoolGroup);
 
-    /// <summary>State changelog of the inventory pool processor; the value format belongs to the stream runtime.</summary>
-    public static TopicSpec InventoryPoolChangelog { get; } = new(
-        "fulfillment.inventory-pool.changelog", PoolPartitions, "state store key, written to the owning task's partition",
+    /// <summary>Changelog of the inventory pool processor's <c>commands</c> store (the stream runtime names changelogs
+    /// <c>{application id}-{store}-changelog</c>); the value format belongs to the runtime. Pre-created here because a
+    /// topic auto-created by the development broker gets 4 partitions and would break co-partitioning.</summary>
+    public static TopicSpec InventoryPoolCommandsChangelog { get; } = new(
+        "fulfillment-inventory-pool-commands-changelog", PoolPartitions, "state store key, written to the owning task's partition",
+        ValueSchema: null, RetentionIntent.Compacted, PoolGroup);
+
+    /// <summary>Changelog of the inventory pool processor's <c>sequence</c> store.</summary>
+    public static TopicSpec InventoryPoolSequenceChangelog { get; } = new(
+        "fulfillment-inventory-pool-sequence-changelog", PoolPartitions, "state store key, written to the owning task's partition",
         ValueSchema: null, RetentionIntent.Compacted, PoolGroup);
 
     /// <summary>Carrier tracking updates, normalised.</summary>
@@ -86,7 +93,8 @@ public static partial class TopicCatalog
         OperatorCommands,
         Allocations,
         StockLevels,
-        InventoryPoolChangelog,
+        InventoryPoolCommandsChangelog,
+        InventoryPoolSequenceChangelog,
         Tracking,
         ChannelPushOutcomes,
         DeadLetters,
