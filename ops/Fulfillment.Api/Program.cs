@@ -1,0 +1,4 @@
+using Fulfillment.Api;
+
+var app = ApiApp.Build(args);
+await app.RunAsync();
