@@ -37,6 +37,7 @@ public sealed class StreamRuntime
     private Error? _deliveryError;
     private bool _inTransaction;
     private bool _failed;
+    private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _handlerFailure;
     private bool _eos;
     private int _partitionCount;
     private volatile int[] _assigned = [];
@@ -99,6 +100,20 @@ public sealed class StreamRuntime
         finally
         {
             CloseAllTasks();
+            if (_failed && _consumer is not null)
+            {
+                // Leave the group explicitly (callbacks run here, and commit nothing because the run failed): disposing
+                // a consumer that is still a member can block in librdkafka's close.
+                try
+                {
+                    _consumer.Close();
+                }
+                catch (KafkaException)
+                {
+                    // Already failing; the original exception is what matters.
+                }
+            }
+
             _consumer?.Dispose();
             _restoreConsumer?.Dispose();
             _producer?.Dispose();
@@ -121,6 +136,7 @@ public sealed class StreamRuntime
                 var now = _clock.GetUtcNow();
                 var timeout = moreWork ? TimeSpan.Zero : PollTimeout(now, nextCommit);
                 var result = _consumer!.Consume(timeout);
+                _handlerFailure?.Throw();
                 for (var n = 0; result is not null; n++)
                 {
                     Route(result);
@@ -131,6 +147,8 @@ public sealed class StreamRuntime
 
                     result = _consumer.Consume(TimeSpan.Zero);
                 }
+
+                _handlerFailure?.Throw();
 
                 now = _clock.GetUtcNow();
                 moreWork = ProcessTasks(now);
@@ -901,11 +919,39 @@ public sealed class StreamRuntime
         // floor there. 100 ms keeps idle fetch traffic low (idle worker CPU stays under 2% of a core).
         config.FetchWaitMaxMs ??= 100;
         return new ConsumerBuilder<byte[], byte[]>(config)
-            .SetPartitionsAssignedHandler((_, partitions) => OnAssigned(partitions))
-            .SetPartitionsRevokedHandler((_, partitions) => OnRevoked(partitions))
-            .SetPartitionsLostHandler((_, partitions) => OnLost(partitions))
+            .SetPartitionsAssignedHandler((_, partitions) => Guard(() => OnAssigned(partitions), []))
+            .SetPartitionsRevokedHandler((_, partitions) => Guard(() => OnRevoked(partitions)))
+            .SetPartitionsLostHandler((_, partitions) => Guard(() => OnLost(partitions)))
             .Build();
     }
+
+    /// <summary>Runs a rebalance handler; a failure is kept and rethrown by the poll loop. Why: the handlers run inside
+    /// Consume (and inside Close/Dispose); keeping the failure ourselves makes the stop explicit wherever the handler
+    /// ran, marks the run failed so no later revoke commits, and never leaves a live process with a dead consumer.</summary>
+    private T Guard<T>(Func<T> handler, T fallback)
+    {
+        if (_handlerFailure is not null)
+        {
+            return fallback;
+        }
+
+        try
+        {
+            return handler();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _handlerFailure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex);
+            _failed = true;
+            return fallback;
+        }
+    }
+
+    private void Guard(Action handler) => Guard<bool>(() =>
+    {
+        handler();
+        return true;
+    }, false);
 
     private IConsumer<byte[], byte[]> BuildRestoreConsumer()
     {

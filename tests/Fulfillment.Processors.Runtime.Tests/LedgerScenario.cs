@@ -4,6 +4,7 @@ using System.Text;
 using Confluent.Kafka;
 using Fulfillment.Processors.Runtime.State;
 using Fulfillment.Processors.Runtime.TestWorker;
+using Fulfillment.DevBroker;
 using Fulfillment.Testing;
 
 namespace Fulfillment.Processors.Runtime.Tests;
@@ -19,14 +20,20 @@ public sealed class BrokerCollection : ICollectionFixture<DevBrokerFixture>
 internal sealed class LedgerScenario : IDisposable
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-    private readonly DevBrokerFixture _broker;
+    private readonly MockCluster _cluster;
     private readonly List<(string Key, byte[] Value)> _entries = [];
 
     public LedgerScenario(DevBrokerFixture broker, int partitions, string name)
+        : this(broker.Cluster, partitions, name, Guid.NewGuid().ToString("N")[..8])
     {
-        _broker = broker;
+    }
+
+    /// <summary>A scenario on <paramref name="cluster"/> with topic names fixed by <paramref name="suffix"/> (to replay
+    /// the same names on a fresh broker).</summary>
+    public LedgerScenario(MockCluster cluster, int partitions, string name, string suffix)
+    {
+        _cluster = cluster;
         Partitions = partitions;
-        var suffix = Guid.NewGuid().ToString("N")[..8];
         App = $"{name}-{suffix}";
         Input = $"in-{suffix}";
         Output = $"out-{suffix}";
@@ -34,7 +41,7 @@ internal sealed class LedgerScenario : IDisposable
         Ledger = LedgerTopology.Build(App, Input, Output, DeadLetter);
         foreach (var topic in new[] { Input, Output, DeadLetter }.Concat(Ledger.Topology.StoreNames.Select(Ledger.Topology.ChangelogTopic)))
         {
-            broker.Cluster.CreateTopic(topic, partitions);
+            cluster.CreateTopic(topic, partitions);
         }
 
         StateRoot = Path.Combine(Path.GetTempPath(), "rt-it-" + App);
@@ -54,7 +61,7 @@ internal sealed class LedgerScenario : IDisposable
 
     public LedgerHandles Ledger { get; }
 
-    public string Bootstrap => _broker.BootstrapServers;
+    public string Bootstrap => _cluster.BootstrapServers;
 
     public int Produced => _entries.Count;
 
@@ -85,8 +92,15 @@ internal sealed class LedgerScenario : IDisposable
     /// <summary>Produces entries in order (one idempotent producer keeps per-partition order), optionally paced.</summary>
     public void Produce(IEnumerable<(string Key, byte[] Value)> entries, double? perSecond = null, CancellationToken cancellationToken = default)
     {
-        var config = _broker.ProducerConfig();
-        config.CompressionType = CompressionType.Lz4;
+        var config = new ProducerConfig
+        {
+            BootstrapServers = Bootstrap,
+            Partitioner = Confluent.Kafka.Partitioner.Murmur2Random,
+            LingerMs = 5,
+            Acks = Acks.All,
+            EnableIdempotence = true,
+            CompressionType = CompressionType.Lz4,
+        };
         using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
         var started = Stopwatch.StartNew();
         var sent = 0;
@@ -143,7 +157,7 @@ internal sealed class LedgerScenario : IDisposable
     /// by id. Fails on a duplicate id with a different key/value, and if retention dropped anything (low watermark above 0).</summary>
     public Dictionary<string, OutputRecord> ReadDeduplicated(string topic, int distinctIds, TimeSpan timeout)
     {
-        var config = _broker.ConsumerConfig("verify");
+        var config = ConsumerConfig();
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
         var partitions = Enumerable.Range(0, Partitions).Select(p => new TopicPartition(topic, p)).ToList();
         consumer.Assign(partitions.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)));
@@ -184,7 +198,7 @@ internal sealed class LedgerScenario : IDisposable
     {
         var balances = new List<(string, long)>();
         var counts = new List<(string, long)>();
-        var config = _broker.ConsumerConfig("restore-verify");
+        var config = ConsumerConfig();
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
         for (var p = 0; p < Partitions; p++)
         {
@@ -238,6 +252,13 @@ internal sealed class LedgerScenario : IDisposable
         state.Balances.ShouldBe(expected.Balances);
         state.Counts.ShouldBe(expected.Counts);
     }
+
+    private ConsumerConfig ConsumerConfig() => new()
+    {
+        BootstrapServers = Bootstrap,
+        GroupId = "verify-" + Guid.NewGuid().ToString("N"),
+        EnableAutoCommit = false,
+    };
 
     public void Dispose()
     {
