@@ -23,6 +23,11 @@ public sealed class AmazonReceiver(ShopDirectory shops) : IChannelReceiver
     public DeliveryResult Receive(InboundDelivery delivery, bool verifySignature = true)
     {
         ArgumentNullException.ThrowIfNull(delivery);
+        if (delivery.Transport == IngestTransport.Poll)
+        {
+            return ReceivePolled(delivery);
+        }
+
         verifySignature &= delivery.Transport != IngestTransport.Queue;
         var apiKey = delivery.Header(ApiKeyHeader);
         JsonDocument? doc = null;
@@ -135,5 +140,79 @@ public sealed class AmazonReceiver(ShopDirectory shops) : IChannelReceiver
             ? OrderEvents.Placed(context, order, occurredAt)
             : OrderEvents.Updated(context, order, occurredAt);
         return Receiving.Accepted(Source, shop, deliveryId, eventType, [evt], orderId);
+    }
+
+    /// <summary>Body the order poller stores: <c>{SellerId, Order (getOrders), OrderItems (getOrderItems)}</c>. Fetched by
+    /// us over an authenticated API, so there is no signature to check. Dedupe on order id + LastUpdateDate.</summary>
+    public const string PolledEventType = "getOrders";
+
+    private DeliveryResult ReceivePolled(InboundDelivery delivery)
+    {
+        var fallbackId = Signatures.BodyHash(delivery.Body.Span);
+        try
+        {
+            using var doc = Json.Parse(delivery.Body);
+            var root = doc.RootElement;
+            var sellerId = root.Str("SellerId");
+            if (shops.Find(Channel.Amazon, sellerId) is not { } shop)
+            {
+                return DeliveryResult.Rejected(DeliveryStatus.UnknownShop, Source, null, fallbackId, PolledEventType, $"seller '{sellerId}' is not configured");
+            }
+
+            var o = root.RequiredObject("Order", "$");
+            var amazonOrderId = o.Str("AmazonOrderId") ?? throw new MalformedDeliveryException("$.Order.AmazonOrderId is missing");
+            var lastUpdate = o.Str("LastUpdateDate") ?? throw new MalformedDeliveryException("$.Order.LastUpdateDate is missing");
+            var deliveryId = $"order:{amazonOrderId}:{lastUpdate}";
+            return Receiving.Normalize(Source, shop, deliveryId, PolledEventType, () =>
+            {
+                var context = new DeliveryContext(Source, deliveryId, shop, delivery.ReceivedAt);
+                var occurredAt = o.RequiredTime("LastUpdateDate", "$.Order");
+                var orderId = OrderEvents.OrderId(Source, shop.ShopId, amazonOrderId);
+                var status = o.Str("OrderStatus") ?? throw new MalformedDeliveryException("$.Order.OrderStatus is missing");
+                if (status == "Canceled")
+                {
+                    return Receiving.Accepted(Source, shop, deliveryId, PolledEventType, [OrderEvents.Cancelled(context, amazonOrderId, status, occurredAt)], orderId);
+                }
+
+                var order = OrderEvents.NewOrder(context, amazonOrderId, o.RequiredTime("PurchaseDate", "$.Order"));
+                order.order_number = amazonOrderId;
+                order.channel_status = status;
+                order.marketplace_id = o.Str("MarketplaceId");
+                order.latest_ship_at = o.Time("LatestShipDate", "$.Order");
+                order.fulfillment_channel = o.Str("FulfillmentChannel") == "AFN" ? FulfillmentChannel.AFN : FulfillmentChannel.MFN;
+                order.requested_service_code = o.Str("ShipmentServiceLevelCategory");
+                order.requested_service_level = OrderEvents.ServiceLevelOf(order.requested_service_code);
+                order.currency = o.Prop("OrderTotal")?.Str("CurrencyCode");
+                if (o.Prop("ShippingAddress") is { ValueKind: JsonValueKind.Object } a)
+                {
+                    order.shipping_address = new Address
+                    {
+                        name = a.Str("Name"),
+                        line1 = a.Str("AddressLine1"),
+                        line2 = a.Str("AddressLine2"),
+                        city = a.Str("City"),
+                        region = a.Str("StateOrRegion"),
+                        postal_code = a.Str("PostalCode"),
+                        country_code = a.Str("CountryCode")?.ToUpperInvariant(),
+                        phone = a.Str("Phone"),
+                    };
+                }
+
+                foreach (var (item, path) in root.Array("OrderItems", "$", required: false))
+                {
+                    order.lines.Add(OrderEvents.Line(shops, shop, item.Str("OrderItemId") ?? throw new MalformedDeliveryException($"{path}.OrderItemId is missing"),
+                        item.Str("SellerSKU"), item.Int("QuantityOrdered", path), item.Prop("ItemPrice")?.Decimal("Amount", path + ".ItemPrice") is { } total && item.Int("QuantityOrdered", path) is > 0 and var q ? total / q : null,
+                        buyerRequestedCancel: item.Prop("BuyerRequestedCancel")?.Str("IsBuyerRequestedCancel") == "true"));
+                }
+
+                // Placed and updated carry the whole order and the pool processor treats them alike; a poll cannot tell
+                // whether the notification for this order arrived, so it reports the state it saw.
+                return Receiving.Accepted(Source, shop, deliveryId, PolledEventType, [OrderEvents.Updated(context, order, occurredAt)], orderId);
+            });
+        }
+        catch (MalformedDeliveryException e)
+        {
+            return DeliveryResult.Rejected(DeliveryStatus.Malformed, Source, null, fallbackId, PolledEventType, e.Message);
+        }
     }
 }

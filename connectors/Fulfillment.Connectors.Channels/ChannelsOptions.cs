@@ -87,6 +87,22 @@ public sealed class ShopOptions
     /// <summary>TikTok Shop app key (prefixed to the body in the signed message).</summary>
     public string? AppKey { get; set; }
 
+    /// <summary>Channel API base URL for polling (SP-API regional endpoint, the WooCommerce site). No polling when unset.</summary>
+    public Uri? ApiBaseUrl { get; set; }
+
+    /// <summary>Name of the environment variable holding the API credential used by pollers (SP-API access token;
+    /// WooCommerce <c>consumer_key:consumer_secret</c>).</summary>
+    public string? ApiTokenEnvironmentVariable { get; set; }
+
+    /// <summary>The API credential itself when a non-file provider supplies it.</summary>
+    public string? ApiToken { get; set; }
+
+    /// <summary>Amazon marketplaces to poll.</summary>
+    public IList<string> MarketplaceIds { get; } = [];
+
+    internal string? ResolveApiToken() =>
+        ApiTokenEnvironmentVariable is { Length: > 0 } variable ? Environment.GetEnvironmentVariable(variable) : ApiToken;
+
     internal string? ResolveSecret() =>
         SecretEnvironmentVariable is { Length: > 0 } variable ? Environment.GetEnvironmentVariable(variable) : Secret;
 

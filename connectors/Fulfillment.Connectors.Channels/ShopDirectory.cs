@@ -6,8 +6,11 @@ namespace Fulfillment.Connectors.Channels;
 /// <summary>A configured shop with its secret resolved. <see cref="ToString"/> never prints the secret.</summary>
 public sealed class ChannelShop
 {
-    internal ChannelShop(Channel channel, string shopId, string poolId, byte[] secret, string? appKey)
+    internal ChannelShop(Channel channel, string shopId, string poolId, byte[] secret, string? appKey, ShopOptions? options = null)
     {
+        ApiBaseUrl = options?.ApiBaseUrl;
+        ApiToken = options?.ResolveApiToken();
+        MarketplaceIds = options is null ? [] : [.. options.MarketplaceIds];
         Channel = channel;
         ShopId = shopId;
         PoolId = poolId;
@@ -25,6 +28,14 @@ public sealed class ChannelShop
     internal byte[] Secret { get; }
 
     public string? AppKey { get; }
+
+    /// <summary>Channel API base URL for pollers, or null when the shop is not polled.</summary>
+    public Uri? ApiBaseUrl { get; }
+
+    /// <summary>API credential for pollers (never logged).</summary>
+    public string? ApiToken { get; }
+
+    public IReadOnlyList<string> MarketplaceIds { get; }
 
     public override string ToString() => $"{Channel} shop {ShopId} (pool {PoolId})";
 }
@@ -47,7 +58,7 @@ public sealed class ShopDirectory
                 throw new ArgumentException($"Invalid shop configuration: {shop}", nameof(options));
             }
 
-            _shops[(channel, Normalize(shop.ShopId))] = new ChannelShop(channel, shop.ShopId, shop.PoolId, Encoding.UTF8.GetBytes(secret), shop.AppKey);
+            _shops[(channel, Normalize(shop.ShopId))] = new ChannelShop(channel, shop.ShopId, shop.PoolId, Encoding.UTF8.GetBytes(secret), shop.AppKey, shop);
         }
 
         _catalogs = options.SkuCatalogs.ToDictionary(kv => kv.Key, kv => kv.Value.ToHashSet(StringComparer.Ordinal), StringComparer.Ordinal);

@@ -35,4 +35,8 @@ public sealed class ConnectorOptions
     /// <summary>How old an unpublished delivery must be before the sweeper republishes it (the live path owns younger ones).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan SweepAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often pollers run for shops with an API base URL (Amazon getOrders, WooCommerce reconciliation).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMinutes(5);
 }

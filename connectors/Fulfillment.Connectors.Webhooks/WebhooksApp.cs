@@ -55,6 +55,11 @@ public static class WebhooksApp
         services.AddSingleton<OutboxSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxSweeper>());
         services.AddSingleton<IngestPipeline>();
+        services.AddSingleton<PollCheckpoints>();
+        services.AddHttpClient(nameof(PollerService), c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddSingleton<IOrderPoller>(sp => ActivatorUtilities.CreateInstance<AmazonOrdersPoller>(sp, PollClient(sp)));
+        services.AddSingleton<IOrderPoller>(sp => ActivatorUtilities.CreateInstance<WooCommerceReconciliationPoller>(sp, PollClient(sp)));
+        services.AddHostedService<PollerService>();
         services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres");
 
         configureServices?.Invoke(services);
@@ -69,6 +74,8 @@ public static class WebhooksApp
         app.MapWebhookEndpoints();
         return app;
     }
+
+    private static HttpClient PollClient(IServiceProvider sp) => sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(PollerService));
 }
 
 internal sealed partial class MigrationService(NpgsqlDataSource dataSource, ILogger<MigrationService> logger) : IHostedService
