@@ -25,5 +25,7 @@ COPY --from=build /app ./
 # Workers bind their /health and /metrics port from ASPNETCORE_URLS (set per service in docker-compose.yml).
 ENV DOTNET_ENVIRONMENT=Production \
     ASPNETCORE_ENVIRONMENT=Production
+# /state: a worker's local state (e.g. the processors' RocksDB), a volume in compose; owned by the non-root app user.
+RUN mkdir -p /state && chown "$APP_UID" /state
 USER $APP_UID
 ENTRYPOINT ["/app/entrypoint.sh"]
