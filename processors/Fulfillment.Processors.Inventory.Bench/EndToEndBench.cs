@@ -38,10 +38,6 @@ internal static class EndToEndBench
             BootstrapServers = cluster.BootstrapServers,
             StorageFactory = new RocksDbTaskStorageFactory(stateRoot),
             SessionTimeout = TimeSpan.FromSeconds(3),
-            // Works around the runtime treating a never-fetched (empty) input partition as "not caught up": with empty
-            // shipment/movement topics each record would otherwise wait the full idle time. Orders are produced only
-            // after all stock is booked, so not waiting cannot change a decision here.
-            MaxTaskIdle = TimeSpan.Zero,
         });
         using var stop = new CancellationTokenSource();
         var run = Task.Run(() => runtime.RunAsync(stop.Token));

@@ -259,7 +259,10 @@ public sealed class StreamRuntime
     private bool CaughtUp(TaskRunner runner, int input)
     {
         var watermarks = _consumer!.GetWatermarkOffsets(new TopicPartition(_topology.Inputs[input].Topic, runner.Partition));
-        return watermarks.High.Value >= 0 && runner.NextFetch[input] >= watermarks.High.Value;
+        // NextFetch -1 means "from the beginning" (nothing consumed or stored yet): the position is then the low watermark,
+        // so an empty partition (low == high) is caught up instead of stalling every record of the task for MaxTaskIdle.
+        var position = runner.NextFetch[input] >= 0 ? runner.NextFetch[input] : Math.Max(watermarks.Low.Value, 0);
+        return watermarks.High.Value >= 0 && position >= watermarks.High.Value;
     }
 
     private void ApplyBackpressure()

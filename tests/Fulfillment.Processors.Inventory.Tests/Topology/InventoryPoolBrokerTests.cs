@@ -39,10 +39,6 @@ public class InventoryPoolBrokerTests(DevBrokerFixture broker)
             StorageFactory = new InMemoryTaskStorageFactory(),
             SessionTimeout = TimeSpan.FromSeconds(3),
             CommitInterval = TimeSpan.FromMilliseconds(200),
-            // The runtime never counts an input partition that has had no record as caught up (NextFetch stays -1),
-            // so with empty shipment/movement topics every record would wait the full idle time. Orders are only
-            // produced once stock is booked, so not waiting cannot reorder anything here.
-            MaxTaskIdle = TimeSpan.Zero,
         });
         using var stop = new CancellationTokenSource();
         var run = runtime.RunAsync(stop.Token);
