@@ -97,6 +97,9 @@ public sealed class ShopOptions
     /// <summary>The API credential itself when a non-file provider supplies it.</summary>
     public string? ApiToken { get; set; }
 
+    /// <summary>TikTok Shop <c>shop_cipher</c> (API calls name the shop by it).</summary>
+    public string? ShopCipher { get; set; }
+
     /// <summary>Amazon marketplaces to poll.</summary>
     public IList<string> MarketplaceIds { get; } = [];
 

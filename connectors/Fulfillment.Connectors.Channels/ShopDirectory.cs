@@ -11,6 +11,7 @@ public sealed class ChannelShop
         ApiBaseUrl = options?.ApiBaseUrl;
         ApiToken = options?.ResolveApiToken();
         MarketplaceIds = options is null ? [] : [.. options.MarketplaceIds];
+        ShopCipher = options?.ShopCipher;
         Channel = channel;
         ShopId = shopId;
         PoolId = poolId;
@@ -36,6 +37,9 @@ public sealed class ChannelShop
     public string? ApiToken { get; }
 
     public IReadOnlyList<string> MarketplaceIds { get; }
+
+    /// <summary>TikTok Shop shop_cipher for API calls.</summary>
+    public string? ShopCipher { get; }
 
     public override string ToString() => $"{Channel} shop {ShopId} (pool {PoolId})";
 }

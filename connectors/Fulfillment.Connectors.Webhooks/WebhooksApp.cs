@@ -60,6 +60,7 @@ public static class WebhooksApp
         services.AddSingleton<IOrderPoller>(sp => ActivatorUtilities.CreateInstance<AmazonOrdersPoller>(sp, PollClient(sp)));
         services.AddSingleton<IOrderPoller>(sp => ActivatorUtilities.CreateInstance<WooCommerceReconciliationPoller>(sp, PollClient(sp)));
         services.AddHostedService<PollerService>();
+        services.AddSingleton<IOrderFetcher>(sp => ActivatorUtilities.CreateInstance<TikTokShopOrderFetcher>(sp, PollClient(sp)));
         services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres");
 
         configureServices?.Invoke(services);

@@ -88,6 +88,37 @@ public class TikTokShopWebhookTests(ConnectorStack stack)
         events.Count(e => e.Value.metadata.correlation_id == OrderIdOf(orderId)).ShouldBe(1);
     }
 
+    [Fact]
+    public async Task AwaitingShipment_FetchesTheSignedOrderDetailAndProducesOrderPlacedWithItsLines()
+    {
+        var orderId = "5776" + Payloads.NewId();
+        stack.TikTokApi.Given(WireMock.RequestBuilders.Request.Create().WithPath("/order/202309/orders").WithParam("ids", orderId).UsingGet())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody($$"""
+                {"code":0,"message":"Success","request_id":"2023082","data":{"orders":[{"id":"{{orderId}}","status":"AWAITING_SHIPMENT","create_time":1732111900,
+                  "delivery_option_name":"Standard shipping","payment":{"currency":"USD","total_amount":"59.98"},
+                  "recipient_address":{"name":"Sam Lee","address_line1":"1 Main St","postal_code":"10001","region_code":"US","phone_number":"(+1)212***","district_info":[
+                    {"address_level_name":"Country","address_name":"United States"},{"address_level_name":"State","address_name":"New York"},{"address_level_name":"City","address_name":"New York"}]},
+                  "line_items":[{"id":"577086512123755123","sku_id":"1729592969712207000","seller_sku":"MUG-TI-450","sale_price":"29.99","display_status":"AWAITING_SHIPMENT"},
+                                {"id":"577086512123755124","sku_id":"1729592969712207000","seller_sku":"MUG-TI-450","sale_price":"29.99","display_status":"AWAITING_SHIPMENT"}]}]} }
+                """));
+        var body = Payloads.TikTokStatus(Guid.NewGuid().ToString("N"), orderId, "AWAITING_SHIPMENT");
+
+        (await stack.Http.PostAsync(Path, body, Signed(body))).Status.ShouldBe(HttpStatusCode.OK);
+
+        var events = await stack.WaitForOrdersAsync(all => all.Any(e => e.Value.metadata.correlation_id == OrderIdOf(orderId)));
+        var order = events.Single(e => e.Value.metadata.correlation_id == OrderIdOf(orderId)).Value.body.ShouldBeOfType<OrderPlaced>().order;
+        order.lines.Select(l => (l.sku, l.quantity)).ShouldBe([("MUG-TI-450", 1), ("MUG-TI-450", 1)]);
+        order.shipping_address.city.ShouldBe("New York");
+        order.shipping_address.country_code.ShouldBe("US");
+        order.requested_service_level.ShouldBe(ServiceLevel.Standard);
+        var call = stack.TikTokApi.LogEntries.Last(e => e.RequestMessage.Path == "/order/202309/orders").RequestMessage;
+        call.Headers!["x-tts-access-token"].ShouldBe(["tts-access-token"]);
+        var query = call.Query!.ToDictionary(q => q.Key, q => q.Value.Single());
+        query["sign"].ShouldBe(Fulfillment.Connectors.Channels.TikTokShopOrderFetcher.Sign(ConnectorStack.TikTokAppSecret, "/order/202309/orders",
+            query.Where(q => q.Key != "sign"), ""));
+        query["shop_cipher"].ShouldBe("ROW_abc123");
+    }
+
     private async Task AssertNoEventAsync(string orderId)
     {
         var sentinel = "5776" + Payloads.NewId();

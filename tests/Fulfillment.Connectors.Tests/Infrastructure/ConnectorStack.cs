@@ -47,6 +47,10 @@ public sealed class ConnectorStack : IAsyncLifetime
     private WebApplication? _registry;
     private WebApplication? _webhooks;
 
+    /// <summary>Stands in for the TikTok Shop Partner API (order detail), replaying its documented responses.</summary>
+    public WireMock.Server.WireMockServer TikTokApi { get; } = WireMock.Server.WireMockServer.Start(
+        new WireMock.Settings.WireMockServerSettings { Urls = [$"http://127.0.0.1:{FreePorts.ConsecutiveRange()}"] });
+
     public string BootstrapServers => _broker.BootstrapServers;
 
     public string RegistryUrl { get; private set; } = "";
@@ -111,6 +115,9 @@ public sealed class ConnectorStack : IAsyncLifetime
             ["Channels:Shops:2:PoolId"] = PoolId,
             ["Channels:Shops:2:Secret"] = TikTokAppSecret,
             ["Channels:Shops:2:AppKey"] = TikTokAppKey,
+            ["Channels:Shops:2:ApiBaseUrl"] = TikTokApi.Urls[0],
+            ["Channels:Shops:2:ApiToken"] = "tts-access-token",
+            ["Channels:Shops:2:ShopCipher"] = "ROW_abc123",
             ["Channels:Shops:3:Channel"] = "Amazon",
             ["Channels:Shops:3:ShopId"] = AmazonSellerId,
             ["Channels:Shops:3:PoolId"] = AmazonPoolId,
@@ -266,6 +273,8 @@ public sealed class ConnectorStack : IAsyncLifetime
             await _database.DisposeAsync();
         }
 
+        TikTokApi.Stop();
+        TikTokApi.Dispose();
         _broker.Dispose();
         Environment.SetEnvironmentVariable(ShopifySecretVariable, null);
     }
