@@ -51,11 +51,11 @@ internal sealed class TaskRunner(int partition, StreamTask task, int inputs)
 
         if (waiting)
         {
+            // Once the wait has expired, keep processing (Kafka Streams' enforced processing) until the empty input has
+            // data or is caught up: restarting the wait after every record would throttle the task to one record per
+            // MaxTaskIdle.
             BlockedSince ??= now;
-            if (now - BlockedSince.Value < maxIdle)
-            {
-                return -1;
-            }
+            return now - BlockedSince.Value < maxIdle ? -1 : best;
         }
 
         BlockedSince = null;

@@ -57,6 +57,25 @@ public class TaskRunnerTests
     }
 
     [Fact]
+    public void Pick_AfterTheIdleWaitExpired_KeepsProcessingUntilTheOtherInputHasData()
+    {
+        var runner = Runner(2);
+        Enqueue(runner, 0, 5);
+        Enqueue(runner, 0, 6);
+        runner.Pick(Now, TimeSpan.FromSeconds(1), _ => false).ShouldBe(-1);
+        runner.Pick(Now.AddSeconds(1), TimeSpan.FromSeconds(1), _ => false).ShouldBe(0);
+        runner.Queues[0].Dequeue();
+
+        runner.Pick(Now.AddSeconds(1), TimeSpan.FromSeconds(1), _ => false).ShouldBe(0);
+
+        runner.Queues[0].Dequeue();
+        Enqueue(runner, 1, 7);
+        Enqueue(runner, 0, 8);
+        runner.Pick(Now.AddSeconds(1), TimeSpan.FromSeconds(1), _ => false).ShouldBe(1);
+        runner.BlockedSince.ShouldBeNull();
+    }
+
+    [Fact]
     public void Pick_OtherInputEmptyButCaughtUp_ProceedsAtOnce()
     {
         var runner = Runner(2);
