@@ -200,9 +200,8 @@ public sealed partial class ViewsSink
             }
 
             value = await _decoder.DecodeAsync(kind, topic, bytes);
-            var probe = new ViewBatch();
-            // Project into a scratch batch first: a record that fails half way must not leave half its rows.
-            Projector.Apply(probe, topic, partition, offset, value);
+            // Projector handlers throw (unknown body type) before adding any row, so a rejected record leaves none.
+            Projector.Apply(_batch, topic, partition, offset, value);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -212,7 +211,6 @@ public sealed partial class ViewsSink
             return;
         }
 
-        Projector.Apply(_batch, topic, partition, offset, value);
         if (_options.Archive && Archived.Contains(kind) && value.Get(0) is EventMetadata m)
         {
             var headers = JsonSerializer.Serialize((result.Message.Headers ?? []).Select(h => new { name = h.Key, value = Convert.ToBase64String(h.GetValueBytes()) }));

@@ -94,7 +94,7 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
             new("source_id", ColType.Text, r => r.SourceId),
             new("occurred_at", ColType.Time, r => r.OccurredAt),
             new("recorded_at", ColType.Time, r => r.RecordedAt),
-            new("summary", ColType.Json, r => r.SummaryJson),
+            new("summary", ColType.Text, r => r.SummaryJson),
         ], "ON CONFLICT (event_id) DO NOTHING", ct);
 
     private static async Task WriteOrdersAsync(NpgsqlConnection c, NpgsqlTransaction tx, ViewBatch b, CancellationToken ct)

@@ -28,7 +28,7 @@ CREATE TABLE events (
     source_id      text        NOT NULL,
     occurred_at    timestamptz NOT NULL,
     recorded_at    timestamptz NOT NULL,
-    summary        jsonb       NOT NULL,
+    summary        text        NOT NULL, -- JSON; text because the audit only displays it and jsonb parsing costs the sink
     sunk_at        timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX events_correlation ON events (correlation_id);
