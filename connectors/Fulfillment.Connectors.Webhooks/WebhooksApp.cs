@@ -92,20 +92,3 @@ internal sealed partial class MigrationService(NpgsqlDataSource dataSource, ILog
     [LoggerMessage(Level = LogLevel.Information, Message = "Connector database migrated")]
     private static partial void LogMigrated(ILogger logger);
 }
-
-internal sealed class PostgresHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await using var command = dataSource.CreateCommand("SELECT 1");
-            await command.ExecuteScalarAsync(cancellationToken);
-            return HealthCheckResult.Healthy();
-        }
-        catch (NpgsqlException e)
-        {
-            return HealthCheckResult.Unhealthy("Postgres unreachable", e);
-        }
-    }
-}

@@ -53,23 +53,6 @@ internal sealed partial class MigrationService(NpgsqlDataSource dataSource, ILog
     private static partial void LogMigrated(ILogger logger, int count, string scripts);
 }
 
-internal sealed class PostgresHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await using var command = dataSource.CreateCommand("SELECT 1");
-            await command.ExecuteScalarAsync(cancellationToken);
-            return HealthCheckResult.Healthy();
-        }
-        catch (NpgsqlException e)
-        {
-            return HealthCheckResult.Unhealthy("Postgres unreachable", e);
-        }
-    }
-}
-
 internal static partial class RegistryLog
 {
     [LoggerMessage(Level = LogLevel.Error, Message = "Registry store failed while serving {Path}")]
