@@ -50,7 +50,8 @@ public static partial class TopicCatalog
         "fulfillment.allocations", PoolPartitions, PoolKey,
         "Fulfillment.Schemas.Allocations.AllocationEvent", RetentionIntent.Time, PoolGroup);
 
-    /// <summary>Stock level changes per SKU × location (with per-channel available-to-sell) and detected drift.</summary>
+    /// <summary>Stock level changes per SKU × location (with per-channel available-to-sell), detected drift, and every
+    /// on-hand movement the pool ledger booked (StockMoved; they sum to on hand per SKU × location).</summary>
     public static TopicSpec StockLevels { get; } = new(
         "fulfillment.stock-levels", PoolPartitions, PoolKey,
         "Fulfillment.Schemas.Stock.StockLevelEvent", RetentionIntent.Time, PoolGroup);
