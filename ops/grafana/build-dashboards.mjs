@@ -1,0 +1,332 @@
+#!/usr/bin/env node
+// Generates ops/grafana/dashboards/*.json, the dashboards docker-compose.yml's Grafana provisions.
+//   node ops/grafana/build-dashboards.mjs           write the JSON files
+//   node ops/grafana/build-dashboards.mjs --check   exit 1 when a committed file differs from what this script makes
+// Written as code so every panel has the same complete options (which the schema check in
+// tests/Fulfillment.Ops.Tests/Monitoring types strictly) and every query is written once. Only metrics the workers
+// declare may appear (the tests grep the source tree); ops/grafana/README.md lists them.
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ds = { type: 'prometheus', uid: 'prometheus' }; // provisioning/datasources/prometheus.yml
+const rate = '$__rate_interval';
+
+// ---- panel builders -------------------------------------------------------------------------------------------------
+let nextId = 1;
+let cursor = { x: 0, y: 0, rowHeight: 0 };
+
+function place(w, h) {
+  if (cursor.x + w > 24) {
+    cursor = { x: 0, y: cursor.y + cursor.rowHeight, rowHeight: 0 };
+  }
+  const pos = { h, w, x: cursor.x, y: cursor.y };
+  cursor.x += w;
+  cursor.rowHeight = Math.max(cursor.rowHeight, h);
+  return pos;
+}
+
+function row(title) {
+  cursor = { x: 0, y: cursor.y + cursor.rowHeight, rowHeight: 0 };
+  const panel = { type: 'row', id: nextId++, title, collapsed: false, gridPos: place(24, 1), panels: [] };
+  cursor = { x: 0, y: cursor.y + 1, rowHeight: 0 };
+  return panel;
+}
+
+/** targets: [expr, legend] pairs. */
+function targets(list) {
+  return list.map(([expr, legendFormat], i) => ({
+    datasource: ds,
+    refId: String.fromCharCode(65 + i),
+    expr,
+    legendFormat,
+    range: true,
+  }));
+}
+
+function thresholds(steps) {
+  return {
+    mode: 'absolute',
+    steps: steps.map(([value, color]) => ({ value, color })),
+  };
+}
+
+/** A time series panel. opts: w, h, unit, stack, description, threshold (a red line at that value), min. */
+function ts(title, list, opts = {}) {
+  const custom = {
+    drawStyle: 'line',
+    lineInterpolation: 'smooth',
+    lineWidth: 1,
+    fillOpacity: opts.stack ? 60 : 10,
+    gradientMode: 'none',
+    showPoints: 'never',
+    pointSize: 4,
+    spanNulls: false,
+    axisPlacement: 'auto',
+    axisLabel: '',
+    axisSoftMin: 0,
+    stacking: { mode: opts.stack ? 'normal' : 'none', group: 'A' },
+    thresholdsStyle: { mode: opts.threshold !== undefined ? 'line+area' : 'off' },
+  };
+  return {
+    type: 'timeseries',
+    id: nextId++,
+    title,
+    description: opts.description ?? '',
+    datasource: ds,
+    gridPos: place(opts.w ?? 12, opts.h ?? 8),
+    fieldConfig: {
+      defaults: {
+        unit: opts.unit ?? 'short',
+        min: opts.min ?? 0,
+        color: { mode: 'palette-classic' },
+        custom,
+        thresholds: opts.threshold !== undefined
+          ? thresholds([[null, 'transparent'], [opts.threshold, 'red']])
+          : thresholds([[null, 'green']]),
+      },
+      overrides: [],
+    },
+    options: {
+      legend: { calcs: opts.calcs ?? ['mean', 'max'], displayMode: 'table', placement: 'bottom', showLegend: true },
+      tooltip: { mode: 'multi', sort: 'desc' },
+    },
+    targets: targets(list),
+  };
+}
+
+/** A single-value panel. opts: w, h, unit, steps ([[value, color], ...]), description, decimals. */
+function stat(title, expr, opts = {}) {
+  return {
+    type: 'stat',
+    id: nextId++,
+    title,
+    description: opts.description ?? '',
+    datasource: ds,
+    gridPos: place(opts.w ?? 4, opts.h ?? 4),
+    fieldConfig: {
+      defaults: {
+        unit: opts.unit ?? 'short',
+        decimals: opts.decimals,
+        color: { mode: 'thresholds' },
+        thresholds: thresholds(opts.steps ?? [[null, 'green']]),
+      },
+      overrides: [],
+    },
+    options: {
+      reduceOptions: { values: false, calcs: ['lastNotNull'], fields: '' },
+      orientation: 'auto',
+      colorMode: 'value',
+      graphMode: 'area',
+      justifyMode: 'auto',
+      textMode: 'auto',
+      percentChangeColorMode: 'standard',
+      showPercentChange: false,
+      wideLayout: true,
+    },
+    targets: targets([[expr, title]]),
+  };
+}
+
+function dashboard(uid, title, description, build) {
+  nextId = 1;
+  cursor = { x: 0, y: 0, rowHeight: 0 };
+  const panels = build();
+  return {
+    uid,
+    title,
+    description,
+    tags: ['fulfillment'],
+    editable: false,
+    graphTooltip: 1,
+    refresh: '10s',
+    schemaVersion: 39,
+    version: 1,
+    time: { from: 'now-30m', to: 'now' },
+    timezone: 'utc',
+    links: [{ title: 'Fulfillment.Streams', type: 'dashboards', tags: ['fulfillment'], asDropdown: true, icon: 'external link', includeVars: false, keepTime: true, targetBlank: false, tooltip: '', url: '' }],
+    annotations: { list: [] },
+    templating: { list: [] },
+    panels,
+  };
+}
+
+// ---- queries used more than once -------------------------------------------------------------------------------------
+const q = {
+  quantile: (p, metric, by = '', selector = '') =>
+    `histogram_quantile(${p}, sum by (le${by ? ', ' + by : ''}) (rate(${metric}_bucket${selector}[${rate}])))`,
+  deliveries: (outcome, by = 'source') =>
+    `sum${by ? ` by (${by}) ` : ''}(rate(fulfillment_connector_deliveries_total${outcome ? `{outcome="${outcome}"}` : ''}[${rate}]))`,
+  pushes: (outcome, by) =>
+    `sum by (${by}) (rate(fulfillment_channel_sync_attempts_total${outcome ? `{outcome=~"${outcome}"}` : ''}[${rate}]))`,
+};
+const freshnessSlo = 0.5; // seconds, p99 (the project's freshness target; the alert in ops/prometheus/rules uses the same)
+
+// ---- the dashboards ------------------------------------------------------------------------------------------------
+const dashboards = {
+  overview: dashboard('fulfillment-overview', 'Fulfillment · Overview',
+    'Is the hub up, is work flowing, is it fresh, is anything failing. Drill down through the dashboard links.', () => [
+      row('Health'),
+      stat('Targets up', 'sum(up)', { steps: [[null, 'red'], [1, 'green']], description: 'Scrape targets answering /metrics.' }),
+      stat('Targets down', 'count(up == 0) or vector(0)', { steps: [[null, 'green'], [1, 'red']], description: 'A worker, the registry or Prometheus not answering its scrape.' }),
+      stat('Webhooks accepted /s', q.deliveries('accepted', '') , { unit: 'reqps', decimals: 1 }),
+      stat('Processor freshness p99', q.quantile(0.99, 'fulfillment_runtime_event_age_at_output_seconds'), {
+        unit: 's', steps: [[null, 'green'], [freshnessSlo, 'red']], description: 'Age of an input record when the inventory processor forwards its output (SLO 500 ms).',
+      }),
+      stat('Consumer lag', 'sum(fulfillment_runtime_consumer_lag_records) or vector(0)', { unit: 'short', steps: [[null, 'green'], [1000, 'orange'], [10000, 'red']] }),
+      stat('Dead letters (1 h)', `sum(increase(fulfillment_runtime_dead_letters_total[1h])) or vector(0)`, { steps: [[null, 'green'], [1, 'red']], description: 'Records the processors dead-lettered in the last hour.' }),
+      row('Flow'),
+      ts('Pipeline throughput', [
+        [q.deliveries('accepted', ''), 'webhooks accepted'],
+        ['sum(rate(fulfillment_connector_events_produced_total[' + rate + ']))', 'connector events produced'],
+        ['sum(rate(fulfillment_runtime_records_in_total[' + rate + ']))', 'processor records in'],
+        ['sum(rate(fulfillment_runtime_records_out_total[' + rate + ']))', 'processor records out'],
+        ['sum(rate(fulfillment_views_sink_records_total[' + rate + ']))', 'views sink records'],
+        ['sum(rate(fulfillment_channel_sync_attempts_total[' + rate + ']))', 'channel push attempts'],
+      ], { unit: 'ops', description: 'Records per second at each stage: webhook → connector → processor → views / channel push.' }),
+      ts('Latency (p99)', [
+        [q.quantile(0.99, 'fulfillment_connector_ack_duration_seconds'), 'webhook ack'],
+        [q.quantile(0.99, 'fulfillment_runtime_event_age_at_output_seconds'), 'processor freshness'],
+        [q.quantile(0.99, 'fulfillment_runtime_commit_latency_seconds'), 'processor commit'],
+        [q.quantile(0.99, 'fulfillment_views_sink_batch_seconds'), 'views sink batch'],
+      ], { unit: 's', threshold: freshnessSlo }),
+      row('Errors'),
+      ts('Errors per second', [
+        [q.deliveries('unauthorized', ''), 'webhook signature failures'],
+        [`sum(rate(fulfillment_connector_deliveries_total{outcome=~"malformed|too_large|unknown_shop"}[${rate}]))`, 'webhooks rejected (malformed, too large, unknown shop)'],
+        [q.deliveries('store_failed', ''), 'webhooks not stored (503)'],
+        [`sum(rate(fulfillment_connector_produce_failures_total[${rate}]))`, 'connector produce failures'],
+        [`sum(rate(fulfillment_runtime_dead_letters_total[${rate}]))`, 'processor dead letters'],
+        [`sum(rate(fulfillment_views_sink_rejected_total[${rate}]))`, 'views sink rejects'],
+        [`sum(rate(fulfillment_channel_sync_attempts_total{outcome="DeadLettered"}[${rate}]))`, 'channel push dead letters'],
+      ], { unit: 'ops', w: 24 }),
+      row('Processes'),
+      ts('CPU by job', [[`sum by (job) (rate(process_cpu_seconds_total[${rate}]))`, '{{job}}']], { unit: 'percentunit', description: '1.0 = one core.' }),
+      ts('Working set by job', [['sum by (job) (process_working_set_bytes)', '{{job}}']], { unit: 'bytes' }),
+    ]),
+
+  channels: dashboard('fulfillment-channels', 'Fulfillment · Channels',
+    'Inbound channel traffic at the webhook connector (webhooks and pollers share one ingest pipeline): deliveries by channel and outcome, signature failures, dedupes, latency, publishing to Kafka.', () => [
+      row('Deliveries'),
+      ts('Accepted deliveries by channel', [[q.deliveries('accepted'), '{{source}}']], { unit: 'reqps', stack: true, description: 'Webhook, queue and poll deliveries stored and acknowledged.' }),
+      ts('Deliveries by outcome', [[q.deliveries('', 'outcome'), '{{outcome}}']], { unit: 'reqps', stack: true }),
+      ts('Signature failures by channel', [[q.deliveries('unauthorized'), '{{source}}']], { unit: 'reqps', description: 'HMAC / signature verification failed (HTTP 401): a wrong or rotated secret, or someone probing the endpoint.' }),
+      ts('Duplicates (deduped) by channel', [[q.deliveries('duplicate'), '{{source}}']], { unit: 'reqps', description: 'Redeliveries recognised by vendor delivery id and not processed again; polls overlapping webhooks land here too.' }),
+      ts('Rejected deliveries by channel and outcome', [
+        [`sum by (source, outcome) (rate(fulfillment_connector_deliveries_total{outcome=~"malformed|too_large|unknown_shop|store_failed"}[${rate}]))`, '{{source}} {{outcome}}'],
+      ], { unit: 'reqps' }),
+      ts('Order lines with unknown SKU by channel', [[`sum by (source) (rate(fulfillment_connector_unknown_sku_lines_total[${rate}]))`, '{{source}}']], { unit: 'ops' }),
+      row('Latency'),
+      ts('Webhook ack p50 / p99 by channel', [
+        [q.quantile(0.5, 'fulfillment_connector_ack_duration_seconds', 'source'), 'p50 {{source}}'],
+        [q.quantile(0.99, 'fulfillment_connector_ack_duration_seconds', 'source'), 'p99 {{source}}'],
+      ], { unit: 's', description: 'Request start to answer, raw delivery committed to Postgres.' }),
+      ts('Raw store group-commit size', [
+        [q.quantile(0.5, 'fulfillment_connector_raw_store_batch_rows'), 'p50'],
+        [q.quantile(0.99, 'fulfillment_connector_raw_store_batch_rows'), 'p99'],
+      ], { unit: 'short', description: 'Deliveries written to Postgres per commit.' }),
+      row('Publishing to Kafka'),
+      ts('Events produced by topic', [[`sum by (topic) (rate(fulfillment_connector_events_produced_total[${rate}]))`, '{{topic}}']], { unit: 'ops', stack: true }),
+      ts('Publish backlog, produce failures, sweeper', [
+        ['sum(fulfillment_connector_publish_backlog_deliveries)', 'backlog (deliveries)'],
+        [`sum(rate(fulfillment_connector_produce_failures_total[${rate}]))`, 'produce failures /s'],
+        [`sum(rate(fulfillment_connector_republished_deliveries_total[${rate}]))`, 'republished by sweeper /s'],
+      ], { unit: 'short', description: 'Stored deliveries not yet acknowledged by Kafka; the sweeper republishes what the live path missed.' }),
+    ]),
+
+  'allocation-inventory': dashboard('fulfillment-allocation-inventory', 'Fulfillment · Allocation and inventory',
+    'The inventory pool processor: what goes in (orders, stock movements, shipments, operator commands), what comes out (allocation events, stock levels), decider latency, dead letters and state restore.', () => [
+      row('Decisions'),
+      ts('Inputs by topic', [[`sum by (topic) (rate(fulfillment_runtime_records_in_total{application=~".*inventory-pool.*"}[${rate}]))`, '{{topic}}']], { unit: 'ops', stack: true }),
+      ts('Outputs by topic', [[`sum by (topic) (rate(fulfillment_runtime_records_out_total{application=~".*inventory-pool.*"}[${rate}]))`, '{{topic}}']], {
+        unit: 'ops', stack: true, description: 'fulfillment.allocations carries allocations, backorders and releases; fulfillment.stock-levels one record per changed SKU × location.',
+      }),
+      ts('Allocation events per order event', [[
+        `sum(rate(fulfillment_runtime_records_out_total{topic="fulfillment.allocations"}[${rate}])) / sum(rate(fulfillment_runtime_records_in_total{topic="fulfillment.orders"}[${rate}]))`, 'allocation events / order event',
+      ]], { unit: 'short', description: 'Above 1: splits, re-allocations and releases; near 0 with orders flowing: nothing allocates.' }),
+      ts('Stock-level changes per stock movement', [[
+        `sum(rate(fulfillment_runtime_records_out_total{topic="fulfillment.stock-levels"}[${rate}])) / sum(rate(fulfillment_runtime_records_in_total{topic="fulfillment.stock-movements"}[${rate}]))`, 'stock levels / movement',
+      ]], { unit: 'short' }),
+      row('Decider'),
+      ts('Decider latency per record', [
+        [q.quantile(0.5, 'fulfillment_runtime_processing_latency_seconds', 'application'), 'p50 {{application}}'],
+        [q.quantile(0.99, 'fulfillment_runtime_processing_latency_seconds', 'application'), 'p99 {{application}}'],
+        [q.quantile(0.999, 'fulfillment_runtime_processing_latency_seconds', 'application'), 'p99.9 {{application}}'],
+      ], { unit: 's', description: 'Handler time for one input record: decode, decide, encode outputs.' }),
+      ts('Dead letters by reason', [[`sum by (application, reason) (rate(fulfillment_runtime_dead_letters_total[${rate}]))`, '{{application}} {{reason}}']], { unit: 'ops' }),
+      row('State'),
+      ts('Restore: changelog records remaining', [['sum by (application, store) (fulfillment_runtime_restore_remaining_records)', '{{application}} {{store}}']], { unit: 'short' }),
+      ts('Restore: records read', [[`sum by (application, store) (rate(fulfillment_runtime_restored_records_total[${rate}]))`, '{{application}} {{store}}']], { unit: 'ops' }),
+    ]),
+
+  pipeline: dashboard('fulfillment-pipeline', 'Fulfillment · Pipeline lag and freshness',
+    'How far behind the processors are and how old data is when it comes out: consumer lag, commit latency, freshness against the 500 ms p99 SLO.', () => [
+      row('Lag'),
+      ts('Consumer lag by topic', [['sum by (application, topic) (fulfillment_runtime_consumer_lag_records)', '{{application}} {{topic}}']], { unit: 'short', threshold: 10000, description: 'High watermark minus next offset to process; the alert fires above 10,000 for 5 minutes.' }),
+      ts('Most-lagging partitions', [['topk(10, max by (application, topic, partition) (fulfillment_runtime_consumer_lag_records))', '{{topic}} [{{partition}}]']], { unit: 'short' }),
+      row('Freshness'),
+      ts('Processor freshness (event age at output)', [
+        [q.quantile(0.5, 'fulfillment_runtime_event_age_at_output_seconds', 'application'), 'p50 {{application}}'],
+        [q.quantile(0.99, 'fulfillment_runtime_event_age_at_output_seconds', 'application'), 'p99 {{application}}'],
+      ], { unit: 's', threshold: freshnessSlo, description: 'Wall-clock age of the input record when its output was forwarded; the red line is the 500 ms p99 SLO.' }),
+      ts('Commit latency', [
+        [q.quantile(0.5, 'fulfillment_runtime_commit_latency_seconds', 'application'), 'p50 {{application}}'],
+        [q.quantile(0.99, 'fulfillment_runtime_commit_latency_seconds', 'application'), 'p99 {{application}}'],
+      ], { unit: 's', description: 'Flush outputs and changelogs, write state, commit offsets.' }),
+      ts('Commits per second', [[`sum by (application) (rate(fulfillment_runtime_commit_latency_seconds_count[${rate}]))`, '{{application}}']], { unit: 'ops' }),
+      ts('Views sink write latency', [
+        [q.quantile(0.5, 'fulfillment_views_sink_batch_seconds'), 'p50'],
+        [q.quantile(0.99, 'fulfillment_views_sink_batch_seconds'), 'p99'],
+      ], { unit: 's', description: 'Last hop to the Postgres views.' }),
+      row('Throughput'),
+      ts('Records in / out by application', [
+        [`sum by (application) (rate(fulfillment_runtime_records_in_total[${rate}]))`, 'in {{application}}'],
+        [`sum by (application) (rate(fulfillment_runtime_records_out_total[${rate}]))`, 'out {{application}}'],
+      ], { unit: 'ops' }),
+      ts('Connector publish backlog', [['sum(fulfillment_connector_publish_backlog_deliveries)', 'deliveries stored, not yet in Kafka']], { unit: 'short' }),
+    ]),
+
+  sinks: dashboard('fulfillment-sinks', 'Fulfillment · Sinks and channel push',
+    'The views sink (topics → Postgres) and the channel sync worker (tracking, status and stock pushed back to the channels): batches, latency, attempts, retries, dead letters.', () => [
+      row('Views sink'),
+      ts('Records written by topic', [[`sum by (topic) (rate(fulfillment_views_sink_records_total[${rate}]))`, '{{topic}}']], { unit: 'ops', stack: true }),
+      ts('Batch write latency', [
+        [q.quantile(0.5, 'fulfillment_views_sink_batch_seconds'), 'p50'],
+        [q.quantile(0.99, 'fulfillment_views_sink_batch_seconds'), 'p99'],
+      ], { unit: 's' }),
+      ts('Batches and batch size', [
+        [`sum(rate(fulfillment_views_sink_batch_seconds_count[${rate}]))`, 'batches /s'],
+        [`sum(rate(fulfillment_views_sink_records_total[${rate}])) / sum(rate(fulfillment_views_sink_batch_seconds_count[${rate}]))`, 'records per batch'],
+      ], { unit: 'short' }),
+      ts('Rejected records (kept in sink_rejects)', [[`sum(rate(fulfillment_views_sink_rejected_total[${rate}]))`, 'rejected /s']], { unit: 'ops' }),
+      row('Channel push'),
+      ts('Push attempts by channel and outcome', [[q.pushes('', 'channel, outcome'), '{{channel}} {{outcome}}']], { unit: 'ops', stack: true }),
+      ts('Push attempts by operation', [[q.pushes('', 'operation, outcome'), '{{operation}} {{outcome}}']], { unit: 'ops', stack: true }),
+      ts('Retries by channel', [[q.pushes('Retrying', 'channel'), '{{channel}}']], { unit: 'ops', description: '5xx, 429 and timeouts: retried with backoff (or the channel\'s Retry-After).' }),
+      ts('Dead letters by channel', [[`sum by (channel, operation) (increase(fulfillment_channel_sync_attempts_total{outcome="DeadLettered"}[${rate}]))`, '{{channel}} {{operation}}']], { unit: 'short', description: 'Refused (4xx) or out of attempts: on fulfillment.dead-letters with the reason.' }),
+      ts('Push failure ratio by channel', [[
+        `${q.pushes('Retrying|Failed|DeadLettered', 'channel')} / ${q.pushes('', 'channel')}`, '{{channel}}',
+      ]], { unit: 'percentunit', threshold: 0.2, w: 24, description: 'Share of attempts that did not push; the alert fires above 20 % for 10 minutes.' }),
+    ]),
+};
+
+// ---- write or check --------------------------------------------------------------------------------------------------
+const out = join(dirname(fileURLToPath(import.meta.url)), 'dashboards');
+const check = process.argv.includes('--check');
+let stale = 0;
+mkdirSync(out, { recursive: true });
+for (const [name, d] of Object.entries(dashboards)) {
+  const file = join(out, `${name}.json`);
+  const text = JSON.stringify(d, null, 2) + '\n';
+  if (check) {
+    let current = '';
+    try { current = readFileSync(file, 'utf8'); } catch { /* missing counts as stale */ }
+    if (current !== text) {
+      console.error(`${file} is not what build-dashboards.mjs generates: run node ops/grafana/build-dashboards.mjs`);
+      stale++;
+    }
+  } else {
+    writeFileSync(file, text);
+  }
+}
+process.exit(stale ? 1 : 0);
