@@ -1,0 +1,169 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+
+namespace Fulfillment.Demo;
+
+internal static class Program
+{
+    private const string Usage = """
+        usage: Fulfillment.Demo <command> [options]
+
+          run [--rate N] [--duration S|0] [--plain] [--ledger FILE] [--seed N]
+                  realistic multi-channel traffic against a running hub with a live view; --duration 0 (default) runs
+                  until SIGINT/SIGTERM; --plain prints a block every few seconds instead of redrawing (automatic when
+                  stdout is not a terminal); --ledger appends accepted orders and cancellations for `verify`
+          bench [--rate N] [--duration S] [--warmup S]
+                  end-to-end benchmark: signed webhook → allocation → Postgres view; prints RESULT lines
+          verify --ledger FILE [--timeout S] [--pushes]
+                  the fault drills' checks after recovery; exit 0 only when all pass
+
+        environment: Demo__WebhookUrl (default http://127.0.0.1:18110), Demo__ApiUrl + Demo__ApiKey (REST API; without
+          them no stock, transfers or shipments), Postgres__ConnectionString (views; live figures, shipping, verify),
+          Demo__ViewsSchema (default views), Demo__ChannelApiUrl (where to serve the channel API stub the connector and
+          the channel-sync worker call, e.g. http://127.0.0.1:18190), Channels__Shops__N__* (the same shops, pools and
+          secrets the webhook connector is configured with)
+        """;
+
+    private static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        });
+
+        var config = new ConfigurationBuilder().AddEnvironmentVariables().Build();
+        try
+        {
+            return args[0] switch
+            {
+                "run" => await RunAsync(args, config, stop.Token),
+                "bench" => await BenchAsync(args, config, stop.Token),
+                "verify" => await VerifyAsync(args, config, stop.Token),
+                _ => Fail($"unknown command '{args[0]}'\n{Usage}"),
+            };
+        }
+        catch (InvalidOperationException e)
+        {
+            return Fail(e.Message);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return 0;
+        }
+    }
+
+    private static async Task<int> RunAsync(string[] args, IConfiguration config, CancellationToken stop)
+    {
+        var seconds = Number(args, "--duration", 0);
+        var options = new DemoOptions
+        {
+            Rate = Number(args, "--rate", 50),
+            Duration = seconds > 0 ? TimeSpan.FromSeconds(seconds) : null,
+            Plain = args.Contains("--plain"),
+            LedgerPath = Option(args, "--ledger"),
+            Seed = (int)Number(args, "--seed", Environment.TickCount & 0x7fffffff),
+        };
+        var allShops = DemoShops.From(config);
+        if (allShops.Any(s => s.Channel == ChannelKind.Ebay))
+        {
+            Console.WriteLine("demo: eBay shops skipped: eBay has no order webhooks (the connector would poll it) and there is no eBay poller yet");
+        }
+
+        var generator = new OrderGenerator(allShops, options.Seed, OrderGenerator.NumberBaseFor(DateTime.UtcNow));
+        await using var stub = await StartStubAsync(config, stop);
+        using var sender = new WebhookSender(WebhookUrl(config));
+        using var api = Api(config);
+        await using var dataSource = DataSource(config);
+        var probe = dataSource is null ? null : new ViewsProbe(dataSource, ViewsSchema(config), generator.Shops.Select(s => s.PoolId).ToList());
+        return await new DemoRun(options, generator, sender, api, probe, stub, Console.Out).RunAsync(stop);
+    }
+
+    private static async Task<int> BenchAsync(string[] args, IConfiguration config, CancellationToken stop)
+    {
+        var rate = Number(args, "--rate", 5000);
+        var duration = TimeSpan.FromSeconds(Number(args, "--duration", 30));
+        var warmUp = TimeSpan.FromSeconds(Number(args, "--warmup", 5));
+        var generator = new OrderGenerator(DemoShops.From(config), (int)Number(args, "--seed", 17), OrderGenerator.NumberBaseFor(DateTime.UtcNow));
+        await using var dataSource = DataSource(config) ?? throw new InvalidOperationException("bench needs Postgres__ConnectionString (it watches the views)");
+        await using var stub = await StartStubAsync(config, stop);
+        using var sender = new WebhookSender(WebhookUrl(config), maxConnections: 128);
+        var probe = new ViewsProbe(dataSource, ViewsSchema(config), generator.Shops.Select(s => s.PoolId).ToList());
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"bench e2e: {rate:F0} orders/s for {duration.TotalSeconds:F0} s after {warmUp.TotalSeconds:F0} s warm-up, {generator.Shops.Count} shop(s) in {probe.Pools.Count} pool(s), webhooks {WebhookUrl(config)}"));
+        var result = await new E2eBench(generator, sender, probe, stub, Console.Out).RunAsync(rate, duration, warmUp, 512, stop);
+        var errors = sender.Counters.Snapshot().Where(kv => kv.Key.StartsWith("error:", StringComparison.Ordinal)).ToList();
+        if (errors.Count > 0)
+        {
+            Console.WriteLine($"bench e2e: unexpected answers: {string.Join(", ", errors.Select(kv => $"{kv.Key[6..]} × {kv.Value}"))}");
+        }
+
+        await E2eBench.PrintAsync(result, rate, Console.Out);
+        return result.Seen > 0 ? 0 : 1;
+    }
+
+    private static async Task<int> VerifyAsync(string[] args, IConfiguration config, CancellationToken stop)
+    {
+        var ledger = Option(args, "--ledger") ?? throw new InvalidOperationException("verify needs --ledger FILE (written by run --ledger)");
+        await using var dataSource = DataSource(config) ?? throw new InvalidOperationException("verify needs Postgres__ConnectionString");
+        var pools = DemoShops.From(config).Select(s => s.PoolId).ToList();
+        var probe = new ViewsProbe(dataSource, ViewsSchema(config), pools);
+        return await new DrillChecks(probe, Console.Out).VerifyAsync(ledger, TimeSpan.FromSeconds(Number(args, "--timeout", 180)), args.Contains("--pushes"), stop);
+    }
+
+    private static async Task<ChannelApiStub?> StartStubAsync(IConfiguration config, CancellationToken ct)
+    {
+        if (config["Demo:ChannelApiUrl"] is not { Length: > 0 } url)
+        {
+            return null;
+        }
+
+        var stub = new ChannelApiStub();
+        await stub.StartAsync(url, ct);
+        return stub;
+    }
+
+    private static Uri WebhookUrl(IConfiguration config) => new(config["Demo:WebhookUrl"] is { Length: > 0 } u ? u : "http://127.0.0.1:18110");
+
+    private static string ViewsSchema(IConfiguration config) => config["Demo:ViewsSchema"] is { Length: > 0 } s ? s : "views";
+
+    private static HubApi? Api(IConfiguration config) =>
+        config["Demo:ApiUrl"] is { Length: > 0 } url
+            ? new HubApi(new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(15) },
+                config["Demo:ApiKey"] is { Length: > 0 } key ? key : throw new InvalidOperationException("Demo__ApiUrl is set but Demo__ApiKey is not"))
+            : null;
+
+    private static NpgsqlDataSource? DataSource(IConfiguration config) =>
+        config["Postgres:ConnectionString"] is { Length: > 0 } cs ? NpgsqlDataSource.Create(cs) : null;
+
+    private static string? Option(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    private static double Number(string[] args, string name, double fallback) =>
+        Option(args, name) is { } v
+            ? double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d >= 0 ? d : throw new InvalidOperationException($"{name} needs a non-negative number, not '{v}'")
+            : fallback;
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"fulfillment-demo: {message}");
+        return 2;
+    }
+}
