@@ -48,7 +48,7 @@ public sealed class FulfillmentCliTests : IDisposable
         var r = Shell.Bash("ops/fulfillment", "help");
 
         r.ExitCode.ShouldBe(0);
-        foreach (var verb in new[] { "up [--demo]", "down", "status", "test", "bench NAME" })
+        foreach (var verb in new[] { "up [--demo]", "down", "status", "test", "bench NAME", "demo --rate N --duration S", "drill NAME" })
         {
             r.StdOut.ShouldContain(verb);
         }
@@ -74,7 +74,64 @@ public sealed class FulfillmentCliTests : IDisposable
         services["schema-registry"].Health.ShouldBe("http://127.0.0.1:18081/health");
         services["prometheus"].Health.ShouldBe("http://127.0.0.1:19090/-/ready");
         services.Values.Where(s => !s.IsWorker).Select(s => s.Name).ShouldBe(["devbroker", "schema-registry", "prometheus"]);
-        services.Values.Where(s => s.IsWorker).ShouldAllBe(s => s.Health == $"http://127.0.0.1:{s.Port}/health" && s.Port >= 18100);
+        services.Values.Where(s => s.IsWorker).ShouldAllBe(s => s.Health == $"http://127.0.0.1:{s.Port}/health");
+        services.Values.Where(s => s.IsWorker && s.Name != "api").ShouldAllBe(s => s.Port >= 18100);
+        services["api"].Port.ShouldBe(18080);
+    }
+
+    [Fact]
+    public void Services_StartOrder_IsProcessorsThenSinksThenConnectorsThenApi()
+    {
+        var workers = ServiceTable.Load().Where(s => s.IsWorker).Select(s => s.Name).ToList();
+
+        workers.ShouldBe(["inventory-pool", "views-sink", "sink-channel-sync", "connector-webhooks", "api"]);
+    }
+
+    [Fact]
+    public void Services_WithPortOffset_ShiftsEveryPortAndHealthCheck()
+    {
+        var defaults = ServiceTable.Load();
+        var r = Shell.Run("bash", [Repo.Path("ops/fulfillment"), "services"], env: new Dictionary<string, string> { ["FULFILLMENT_PORT_OFFSET"] = "1000" });
+
+        r.ExitCode.ShouldBe(0, r.Output);
+        var shifted = r.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).ToDictionary(f => f[0]);
+        foreach (var s in defaults)
+        {
+            int.Parse(shifted[s.Name][1], System.Globalization.CultureInfo.InvariantCulture).ShouldBe(s.Port + 1000);
+            shifted[s.Name][2].ShouldNotContain(s.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        shifted["devbroker"][2].ShouldBe("tcp:20092,20093,20094");
+    }
+
+    [Fact]
+    public void Services_WithANonNumericOffset_ExitsTwo()
+    {
+        var r = Shell.Run("bash", [Repo.Path("ops/fulfillment"), "services"], env: new Dictionary<string, string> { ["FULFILLMENT_PORT_OFFSET"] = "abc" });
+
+        r.ExitCode.ShouldBe(2);
+        r.StdErr.ShouldContain("FULFILLMENT_PORT_OFFSET must be a number");
+    }
+
+    [Fact]
+    public void Demo_WithoutRunningStack_SaysSoAndExitsOne()
+    {
+        var r = Shell.Run("bash", [Repo.Path("ops/fulfillment"), "demo", "--rate", "10", "--duration", "1"], env: RunEnv);
+
+        r.ExitCode.ShouldBe(1);
+        r.StdErr.ShouldContain("not running");
+    }
+
+    [Theory]
+    [InlineData("--duration", "5")]
+    [InlineData("--rate", "0", "--duration", "5")]
+    [InlineData("--rate", "10")]
+    [InlineData("--rate", "10", "--duration", "x")]
+    public void Demo_WithoutValidRateAndDuration_ExitsTwo(params string[] args)
+    {
+        var r = Shell.Run("bash", [Repo.Path("ops/fulfillment"), "demo", .. args], env: RunEnv);
+
+        r.ExitCode.ShouldBe(2, r.Output);
     }
 
     [Fact]
