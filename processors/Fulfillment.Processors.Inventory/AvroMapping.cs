@@ -10,12 +10,14 @@ using AvroAllocationReleased = Fulfillment.Schemas.Allocations.AllocationRelease
 using AvroDriftDetected = Fulfillment.Schemas.Stock.DriftDetected;
 using AvroOrderBackordered = Fulfillment.Schemas.Allocations.OrderBackordered;
 using AvroStockLevelChanged = Fulfillment.Schemas.Stock.StockLevelChanged;
+using AvroStockMoved = Fulfillment.Schemas.Stock.StockMoved;
 using DomainAllocationDecided = Fulfillment.Processors.Inventory.Domain.AllocationDecided;
 using DomainAllocationReleased = Fulfillment.Processors.Inventory.Domain.AllocationReleased;
 using DomainDriftDetected = Fulfillment.Processors.Inventory.Domain.DriftDetected;
 using DomainLocationKind = Fulfillment.Processors.Inventory.Domain.LocationKind;
 using DomainOrderBackordered = Fulfillment.Processors.Inventory.Domain.OrderBackordered;
 using DomainStockLevelChanged = Fulfillment.Processors.Inventory.Domain.StockLevelChanged;
+using DomainStockMoved = Fulfillment.Processors.Inventory.Domain.StockMoved;
 using SkuQuantity = Fulfillment.Processors.Inventory.Domain.SkuQuantity;
 
 namespace Fulfillment.Processors.Inventory;
@@ -124,6 +126,21 @@ public static class AvroMapping
                 break;
             case RoutingRulesSet r:
                 into.Add(ToRouting(r));
+                break;
+            case BundleDefined b:
+                into.Add(new DefineBundle(b.bundle_sku, ToSkuQuantities(b.components)));
+                break;
+            case BundleRemoved b:
+                into.Add(new RemoveBundle(b.bundle_sku));
+                break;
+            case ChannelLocationsSet m:
+                into.Add(new SetChannelLocations(ChannelName(m.channel), m.location_ids is null ? null : [.. m.location_ids]));
+                break;
+            case PoolSettingsSet p:
+                into.Add(new ConfigurePool(
+                    p.allow_oversell,
+                    p.allow_split,
+                    p.backorder_policy == Schemas.Operator.BackorderPolicy.ShipComplete ? Domain.BackorderPolicy.ShipComplete : Domain.BackorderPolicy.AllocateAvailable));
                 break;
             case SafetyStockSet s:
                 if (s.location_id is not null)
@@ -314,7 +331,7 @@ public static class AvroMapping
     private static AllocationLine ToAvro(LineAllocation a) =>
         new() { line_id = a.LineId, sku = a.Sku, location_id = a.LocationId, quantity = a.Quantity };
 
-    /// <summary>The Avro form of a stock level or drift event, or null for other events.</summary>
+    /// <summary>The Avro form of a stock level, drift or ledger movement event, or null for other events.</summary>
     /// <remarks>Transfer reservations count as allocated here: the schema has no separate field, and
     /// on hand − allocated − safety stock must still explain available.</remarks>
     public static StockLevelEvent? ToStockLevelEvent(InventoryEvent e, EventMetadata metadata) => e switch
@@ -345,6 +362,32 @@ public static class AvroMapping
                 reported_on_hand = d.Reported,
                 drift = d.Delta,
                 detected_by = DriftSource.ThirdPartySnapshot,
+            },
+        },
+        DomainStockMoved m => new StockLevelEvent
+        {
+            metadata = metadata,
+            body = new AvroStockMoved
+            {
+                sku = m.Sku,
+                location_id = m.LocationId,
+                kind = m.Kind switch
+                {
+                    MovementKind.Receipt => StockMovementKind.Receipt,
+                    MovementKind.Adjustment => StockMovementKind.Adjustment,
+                    MovementKind.CycleCount => StockMovementKind.CycleCount,
+                    MovementKind.TransferShipped => StockMovementKind.TransferShipped,
+                    MovementKind.TransferReceived => StockMovementKind.TransferReceived,
+                    MovementKind.TransferDiscrepancy => StockMovementKind.TransferDiscrepancy,
+                    MovementKind.SnapshotReconciliation => StockMovementKind.SnapshotReconciliation,
+                    MovementKind.Shipment => StockMovementKind.Shipment,
+                    MovementKind.ReturnRestock => StockMovementKind.ReturnRestock,
+                    _ => StockMovementKind.Other,
+                },
+                quantity = m.Delta,
+                on_hand_after = m.OnHandAfter,
+                reference = m.Reference,
+                reason_code = m.ReasonCode,
             },
         },
         _ => null,

@@ -15,6 +15,20 @@ using Fulfillment.Schemas.Topics;
 
 namespace Fulfillment.Processors.Inventory;
 
+/// <summary>How the pool state is kept compact.</summary>
+public sealed record InventoryPoolTopologyOptions
+{
+    /// <summary>
+    /// A pool is snapshotted once the log since its last snapshot reaches this many bytes and the snapshot's size,
+    /// whichever is larger: restore reads at most about twice the snapshot, and snapshots at most double the bytes
+    /// written to the changelogs.
+    /// </summary>
+    public int MinSnapshotLogBytes { get; init; } = 64 * 1024;
+
+    /// <summary>Largest snapshot part (one store value, one changelog record); well under Kafka's default 1 MB message limit.</summary>
+    public int SnapshotPartBytes { get; init; } = 256 * 1024;
+}
+
 /// <summary>Topic names the inventory pool processor reads and writes (the catalog's, or unique ones in tests).</summary>
 public sealed record InventoryPoolTopics(
     string Orders,
@@ -68,12 +82,16 @@ public sealed record InventoryPoolSerdes(
 /// co-partitioned, ARCHITECTURE decision 1) goes through the pool's decider; allocation outcomes go to the
 /// allocations topic, stock levels and drift to the stock-levels topic, rejected commands to the dead-letter topic.
 /// <para>
-/// Durable state is the pool's command log (store <c>commands</c>, key pool + sequence, one entry per input
-/// record with the commands it mapped to and the stream time they were decided at) plus its length (store
-/// <c>sequence</c>). The decider's in-memory state is a cache per task and pool: whenever the stored length differs
-/// from the cached one (first use, after a rebalance, after a failed record) it is rebuilt by replaying the log —
-/// the decider is deterministic, so replay gives the same state. The log grows without bound; periodic snapshots of
-/// the decider state are the planned fix.
+/// Durable state per pool, bounded by what the pool holds rather than by its history: a compact snapshot of the
+/// decider state (store <c>snapshots</c>, key pool + part; <see cref="PoolSnapshot"/>) plus the log of input records
+/// since that snapshot (store <c>commands</c>, key pool + sequence, the commands each record mapped to and the stream
+/// time they were decided at) and the sequence of the last record (store <c>sequence</c>). When the log since the
+/// snapshot has grown as large as the snapshot itself (at least <see cref="InventoryPoolTopologyOptions.MinSnapshotLogBytes"/>),
+/// a new snapshot replaces it and the log entries are deleted. So a restore reads at most about twice the snapshot,
+/// compaction keeps the changelogs at the live keys, and the bytes written to them stay within about twice the log.
+/// The decider's in-memory state is a cache per task and pool: whenever the stored sequence differs from the cached
+/// one (first use, after a rebalance, after a failed record) it is rebuilt from the snapshot and the log after it —
+/// the decider is deterministic, so this gives the same state.
 /// </para>
 /// </summary>
 public sealed class InventoryPoolTopology
@@ -85,14 +103,17 @@ public sealed class InventoryPoolTopology
     private readonly ConcurrentDictionary<(int Partition, string Pool), CachedPool> _pools = new();
     private readonly InventoryPoolTopics _topics;
     private readonly string _applicationId;
+    private readonly InventoryPoolTopologyOptions _options;
 
-    private InventoryPoolTopology(InventoryPoolTopics topics, InventoryPoolSerdes serdes, string applicationId)
+    private InventoryPoolTopology(InventoryPoolTopics topics, InventoryPoolSerdes serdes, string applicationId, InventoryPoolTopologyOptions options)
     {
         _topics = topics;
         _applicationId = applicationId;
+        _options = options;
         var b = new TopologyBuilder(applicationId);
         Commands = b.AddStore("commands", LogKeySerde, Serdes.Bytes);
         Sequence = b.AddStore("sequence", Serdes.Utf8, Serdes.Int64);
+        Snapshots = b.AddStore("snapshots", LogKeySerde, Serdes.Bytes);
         Allocations = b.AddOutput(topics.Allocations, Serdes.Utf8, serdes.Allocations);
         StockLevels = b.AddOutput(topics.StockLevels, Serdes.Utf8, serdes.StockLevels);
         DeadLetters = b.AddOutput(topics.DeadLetters, Serdes.Utf8, serdes.DeadLetters);
@@ -110,11 +131,18 @@ public sealed class InventoryPoolTopology
         Topology = b.Build();
     }
 
-    public static InventoryPoolTopology Build(InventoryPoolTopics topics, InventoryPoolSerdes serdes, string applicationId = DefaultApplicationId)
+    public static InventoryPoolTopology Build(
+        InventoryPoolTopics topics,
+        InventoryPoolSerdes serdes,
+        string applicationId = DefaultApplicationId,
+        InventoryPoolTopologyOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(topics);
         ArgumentNullException.ThrowIfNull(serdes);
-        return new InventoryPoolTopology(topics, serdes, applicationId);
+        options ??= new InventoryPoolTopologyOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MinSnapshotLogBytes, 0);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.SnapshotPartBytes, 1024);
+        return new InventoryPoolTopology(topics, serdes, applicationId, options);
     }
 
     public Topology Topology { get; }
@@ -136,6 +164,9 @@ public sealed class InventoryPoolTopology
     public StoreHandle<(string Pool, long Sequence), byte[]?> Commands { get; }
 
     public StoreHandle<string, long> Sequence { get; }
+
+    /// <summary>Snapshot parts per pool: part 0 starts with the sequence it covers and the part count.</summary>
+    public StoreHandle<(string Pool, long Part), byte[]?> Snapshots { get; }
 
     private void Handle(
         ProcessorContext ctx,
@@ -160,11 +191,21 @@ public sealed class InventoryPoolTopology
         try
         {
             // One log entry per input record, however many lines (commands) it carries.
-            cached.Length++;
-            log.Put((pool, cached.Length), JsonSerializer.SerializeToUtf8Bytes(new LoggedCommands(now, commands), Json));
+            var entry = JsonSerializer.SerializeToUtf8Bytes(new LoggedCommands(now, commands), Json);
             foreach (var command in commands)
             {
                 cached.Decider.Decide(cached.State, command, now, outputs);
+            }
+
+            cached.Length++;
+            cached.LogBytes += entry.Length;
+            if (cached.LogBytes >= Math.Max(_options.MinSnapshotLogBytes, cached.SnapshotBytes))
+            {
+                WriteSnapshot(ctx, pool, cached);
+            }
+            else
+            {
+                log.Put((pool, cached.Length), entry);
             }
 
             ctx.Store(Sequence).Put(pool, cached.Length);
@@ -172,10 +213,56 @@ public sealed class InventoryPoolTopology
         }
         catch
         {
-            // The runtime drops this record's store writes; drop the cache too so the next record replays the log.
+            // The runtime drops this record's store writes; drop the cache too so the next record reloads the pool.
             _pools.TryRemove((ctx.Partition, pool), out _);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Replaces the pool's snapshot with its current state and deletes the log it covers. The snapshot is written in
+    /// parts so no changelog record outgrows a broker's message size limit however large the pool.
+    /// </summary>
+    private void WriteSnapshot(ProcessorContext ctx, string pool, CachedPool cached)
+    {
+        var state = PoolSnapshot.Write(cached.State);
+        var size = _options.SnapshotPartBytes;
+        var parts = Math.Max(1, (state.Length + size - 1) / size);
+        var store = ctx.Store(Snapshots);
+        for (var part = 0; part < parts; part++)
+        {
+            var chunk = state.AsSpan(part * size, Math.Min(size, state.Length - (part * size)));
+            byte[] value;
+            if (part == 0)
+            {
+                value = new byte[12 + chunk.Length];
+                BinaryPrimitives.WriteInt64BigEndian(value, cached.Length);
+                BinaryPrimitives.WriteInt32BigEndian(value.AsSpan(8), parts);
+                chunk.CopyTo(value.AsSpan(12));
+            }
+            else
+            {
+                value = chunk.ToArray();
+            }
+
+            store.Put((pool, part), value);
+        }
+
+        for (var part = parts; part < cached.SnapshotParts; part++)
+        {
+            store.Delete((pool, part));
+        }
+
+        var log = ctx.Store(Commands);
+        for (var seq = cached.SnapshotAt + 1; seq < cached.Length; seq++)
+        {
+            log.Delete((pool, seq));
+        }
+
+        cached.SnapshotAt = cached.Length;
+        cached.SnapshotParts = parts;
+        cached.SnapshotBytes = state.Length;
+        cached.LogBytes = 0;
     }
 
     private CachedPool Load(ProcessorContext ctx, string pool)
@@ -186,33 +273,72 @@ public sealed class InventoryPoolTopology
             return cached;
         }
 
-        cached = new CachedPool();
+        cached = ReadSnapshot(ctx, pool);
+        var log = ctx.Store(Commands);
         var discard = new List<InventoryEvent>();
-        foreach (var (key, bytes) in ctx.Store(Commands).All())
+        for (var seq = cached.SnapshotAt + 1; seq <= stored; seq++)
         {
-            if (key.Pool != pool || bytes is null)
+            if (!log.TryGet((pool, seq), out var bytes) || bytes is null)
             {
-                continue;
+                throw new InvalidDataException($"Entry {seq} of the log of pool {pool} is missing (snapshot at {cached.SnapshotAt}, sequence {stored}).");
             }
 
             var logged = JsonSerializer.Deserialize<LoggedCommands>(bytes, Json)
-                ?? throw new InvalidDataException($"Empty entry {key.Sequence} in the log of pool {pool}.");
+                ?? throw new InvalidDataException($"Empty entry {seq} in the log of pool {pool}.");
             foreach (var command in logged.Commands)
             {
                 discard.Clear();
                 cached.Decider.Decide(cached.State, command, logged.At, discard);
             }
 
-            cached.Length = key.Sequence;
+            cached.Length = seq;
+            cached.LogBytes += bytes.Length;
         }
 
         if (cached.Length != stored)
         {
-            throw new InvalidDataException($"The command log of pool {pool} has {cached.Length} entries, its sequence says {stored}.");
+            throw new InvalidDataException($"Pool {pool} restored to sequence {cached.Length}, its stored sequence is {stored}.");
         }
 
         _pools[(ctx.Partition, pool)] = cached;
         return cached;
+    }
+
+    private CachedPool ReadSnapshot(ProcessorContext ctx, string pool)
+    {
+        var store = ctx.Store(Snapshots);
+        if (!store.TryGet((pool, 0), out var head) || head is null)
+        {
+            return new CachedPool(new PoolState());
+        }
+
+        if (head.Length < 12)
+        {
+            throw new InvalidDataException($"Snapshot of pool {pool} has a truncated header.");
+        }
+
+        var at = BinaryPrimitives.ReadInt64BigEndian(head);
+        var parts = BinaryPrimitives.ReadInt32BigEndian(head.AsSpan(8));
+        using var bytes = new MemoryStream();
+        bytes.Write(head, 12, head.Length - 12);
+        for (var part = 1; part < parts; part++)
+        {
+            if (!store.TryGet((pool, part), out var chunk) || chunk is null)
+            {
+                throw new InvalidDataException($"Part {part} of {parts} of the snapshot of pool {pool} is missing.");
+            }
+
+            bytes.Write(chunk);
+        }
+
+        var size = (int)bytes.Length;
+        return new CachedPool(PoolSnapshot.Read(bytes.GetBuffer().AsMemory(0, size)))
+        {
+            Length = at,
+            SnapshotAt = at,
+            SnapshotParts = parts,
+            SnapshotBytes = size,
+        };
     }
 
     private void Forward(ProcessorContext ctx, string pool, EventMetadata input, string topic, int partition, long offset, List<InventoryEvent> outputs)
@@ -257,7 +383,7 @@ public sealed class InventoryPoolTopology
                 });
             }
 
-            // Movements, shipments recorded, transfer states and bundle availability have no topic yet.
+            // Shipments recorded, transfer states and bundle availability have no topic yet.
         }
     }
 
@@ -268,6 +394,7 @@ public sealed class InventoryPoolTopology
         Domain.AllocationReleased r => r.OrderId,
         Domain.StockLevelChanged l => $"{l.Sku}@{l.LocationId}",
         Domain.DriftDetected d => $"{d.Sku}@{d.LocationId}",
+        Domain.StockMoved m => m.Reference,
         CommandRejected r => r.Reference,
         _ => null,
     };
@@ -277,7 +404,7 @@ public sealed class InventoryPoolTopology
 
     public InventoryPoolTopics Topics => _topics;
 
-    /// <summary>Drops every cached pool state, as a restart would; the next record of each pool replays its log.</summary>
+    /// <summary>Drops every cached pool state, as a restart would; the next record of each pool reloads it.</summary>
     internal void ForgetCachedState() => _pools.Clear();
 
     private static readonly ISerde<(string Pool, long Sequence)> LogKeySerde = Serdes.Create<(string Pool, long Sequence)>(
@@ -302,12 +429,23 @@ public sealed class InventoryPoolTopology
 
     private sealed record LoggedCommands(DateTimeOffset At, IReadOnlyList<InventoryCommand> Commands);
 
-    private sealed class CachedPool
+    private sealed class CachedPool(PoolState state)
     {
-        public PoolState State { get; } = new();
+        public PoolState State { get; } = state;
 
         public InventoryDecider Decider { get; } = new();
 
+        /// <summary>Sequence of the last input record applied.</summary>
         public long Length { get; set; }
+
+        /// <summary>Sequence the stored snapshot covers (0 = none); the log holds the entries after it.</summary>
+        public long SnapshotAt { get; set; }
+
+        public int SnapshotParts { get; set; }
+
+        public int SnapshotBytes { get; set; }
+
+        /// <summary>Bytes of the log entries after the snapshot.</summary>
+        public long LogBytes { get; set; }
     }
 }

@@ -28,6 +28,7 @@ public class TopicCatalogTests
                 "fulfillment.stock-levels",
                 "fulfillment-inventory-pool-commands-changelog",
                 "fulfillment-inventory-pool-sequence-changelog",
+                "fulfillment-inventory-pool-snapshots-changelog",
             ],
             ignoreOrder: true);
         TopicCatalog.All.Where(t => t.CoPartitionGroup == TopicCatalog.PoolGroup).ShouldAllBe(t => t.Partitions == TopicCatalog.PoolPartitions);
@@ -51,6 +52,7 @@ public class TopicCatalogTests
         TopicCatalog.OperatorCommands.Retention.ShouldBe(RetentionIntent.Forever);
         TopicCatalog.InventoryPoolCommandsChangelog.Retention.ShouldBe(RetentionIntent.Compacted);
         TopicCatalog.InventoryPoolSequenceChangelog.Retention.ShouldBe(RetentionIntent.Compacted);
+        TopicCatalog.InventoryPoolSnapshotsChangelog.Retention.ShouldBe(RetentionIntent.Compacted);
     }
 
     [Theory]

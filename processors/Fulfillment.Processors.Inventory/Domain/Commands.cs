@@ -11,6 +11,7 @@ namespace Fulfillment.Processors.Inventory.Domain;
 [JsonDerivedType(typeof(SetChannelLocations), nameof(SetChannelLocations))]
 [JsonDerivedType(typeof(SetRoutingRules), nameof(SetRoutingRules))]
 [JsonDerivedType(typeof(DefineBundle), nameof(DefineBundle))]
+[JsonDerivedType(typeof(RemoveBundle), nameof(RemoveBundle))]
 [JsonDerivedType(typeof(SetSafetyStock), nameof(SetSafetyStock))]
 [JsonDerivedType(typeof(ReceiveStock), nameof(ReceiveStock))]
 [JsonDerivedType(typeof(AdjustStock), nameof(AdjustStock))]
@@ -27,8 +28,14 @@ namespace Fulfillment.Processors.Inventory.Domain;
 [JsonDerivedType(typeof(RestockReturn), nameof(RestockReturn))]
 public abstract record InventoryCommand;
 
-/// <summary>Pool-wide switches. Oversell is off unless a pool explicitly turns it on.</summary>
-public sealed record ConfigurePool(bool AllowOversell) : InventoryCommand;
+/// <summary>
+/// Pool-wide settings, replaced as a whole. Oversell is off unless a pool explicitly turns it on. AllowSplit is the
+/// split policy of channels whose routing rules do not set one.
+/// </summary>
+public sealed record ConfigurePool(
+    bool AllowOversell,
+    bool AllowSplit = true,
+    BackorderPolicy Backorders = BackorderPolicy.AllocateAvailable) : InventoryCommand;
 
 public sealed record UpsertLocation(
     string LocationId,
@@ -45,8 +52,11 @@ public sealed record UpsertLocation(
 
 public sealed record DeactivateLocation(string LocationId) : InventoryCommand;
 
-/// <summary>Which locations may serve a channel. A channel without a mapping may use every location.</summary>
-public sealed record SetChannelLocations(string Channel, IReadOnlyList<string> LocationIds) : InventoryCommand;
+/// <summary>
+/// Which locations may serve a channel. Null removes the mapping: like a channel never mapped, it may use every
+/// location. An empty list means none.
+/// </summary>
+public sealed record SetChannelLocations(string Channel, IReadOnlyList<string>? LocationIds) : InventoryCommand;
 
 /// <summary>The ordered rule chain, split policy and location ranking of one channel.</summary>
 public sealed record SetRoutingRules(
@@ -55,7 +65,11 @@ public sealed record SetRoutingRules(
     bool AllowSplit,
     IReadOnlyList<string> LocationRanking) : InventoryCommand;
 
+/// <summary>Creates or replaces a bundle. Open orders keep the components their lines were placed with.</summary>
 public sealed record DefineBundle(string BundleSku, IReadOnlyList<SkuQuantity> Components) : InventoryCommand;
+
+/// <summary>The SKU stops being a bundle; open orders keep the components their lines were placed with.</summary>
+public sealed record RemoveBundle(string BundleSku) : InventoryCommand;
 
 public sealed record SetSafetyStock(string Sku, string LocationId, int Quantity) : InventoryCommand;
 

@@ -253,6 +253,7 @@ public sealed partial class InventoryDecider
 
         var channel = order.Channel;
         var chain = channel.Chain;
+        var allowSplit = channel.AllowSplit ?? _s.AllowSplit;
         var weight = OrderWeight(order);
         PrepareComponents(order);
         var locations = _s.Locations;
@@ -316,9 +317,15 @@ public sealed partial class InventoryDecider
         }
 
         DescribeRules(trail, n, chain, channel);
+        var shipComplete = _s.Backorders == BackorderPolicy.ShipComplete && !_s.AllowOversell;
+        if (shipComplete)
+        {
+            SaveAllocations(order);
+        }
+
         var changed = false;
         var first = -1;
-        if (!channel.AllowSplit && FirstUsed(order) is var pinned && pinned >= 0)
+        if (!allowSplit && FirstUsed(order) is var pinned && pinned >= 0)
         {
             var at = -1;
             for (var i = 0; i < n; i++)
@@ -360,7 +367,7 @@ public sealed partial class InventoryDecider
                 changed = true;
                 trail.Add(Decision(full, n, chain, totalNeed));
             }
-            else if (channel.AllowSplit)
+            else if (allowSplit)
             {
                 changed = Split(order, n, chain, trail, ref first);
             }
@@ -402,15 +409,74 @@ public sealed partial class InventoryDecider
             changed = true;
             trail.Add($"oversell allowed for this pool: {left} unit(s) allocated beyond stock at {locations[loc].Id}");
         }
+        else if (left > 0 && shipComplete && changed)
+        {
+            UndoAllocationPass();
+            changed = false;
+            _backorderReason = "ship complete: the order waits until all of it can be allocated";
+            trail.Add($"ship complete: only {totalNeed - left} of {totalNeed} unit(s) could be allocated, so none were; backordered {totalNeed} unit(s)");
+        }
         else if (left > 0)
         {
-            _backorderReason = order.Mode == FulfillmentMode.Amazon
+            _backorderReason = shipComplete
+                ? "ship complete: the order waits until all of it can be allocated"
+                : order.Mode == FulfillmentMode.Amazon
                 ? "FBA stock short; AFN orders are never allocated to own sites"
-                : !channel.AllowSplit && anyCoverage ? "insufficient stock at a single location and splits are not allowed" : "insufficient stock at eligible locations";
+                : !allowSplit && anyCoverage ? "insufficient stock at a single location and splits are not allowed" : "insufficient stock at eligible locations";
             trail.Add($"backordered {left} unit(s): {_backorderReason}");
         }
 
         return changed;
+    }
+
+    // Allocations of the order before an allocation pass, and how many cells were touched, so a ShipComplete pass
+    // that cannot allocate everything is undone without a trace (no level change is reported for it).
+    private readonly List<(OrderLine Line, int Total, LocQty[] Entries)> _saved = [];
+    private int _savedTouched;
+
+    private void SaveAllocations(Order order)
+    {
+        _saved.Clear();
+        foreach (var line in order.Lines)
+        {
+            _saved.Add((line, line.AllocatedTotal, [.. line.Allocations]));
+        }
+
+        _savedTouched = _touched.Count;
+    }
+
+    private void UndoAllocationPass()
+    {
+        foreach (var (line, total, entries) in _saved)
+        {
+            foreach (var a in line.Allocations)
+            {
+                var before = 0;
+                foreach (var e in entries)
+                {
+                    before += e.Location == a.Location ? e.Quantity : 0;
+                }
+
+                // Only adds happen in a pass, so the difference is what this pass took.
+                foreach (var comp in line.Components)
+                {
+                    _s.Cell(comp.Sku, a.Location).Allocated -= (a.Quantity - before) * comp.Quantity;
+                }
+            }
+
+            line.Allocations.Clear();
+            line.Allocations.AddRange(entries);
+            line.AllocatedTotal = total;
+        }
+
+        // Cells first touched by the undone pass are back where they were: no level change to report.
+        for (var i = _savedTouched; i < _touched.Count; i++)
+        {
+            _touched[i].TouchedAt = -1;
+        }
+
+        _touched.RemoveRange(_savedTouched, _touched.Count - _savedTouched);
+        _saved.Clear();
     }
 
     private int FirstUsed(Order order)

@@ -350,6 +350,22 @@ public sealed partial class InventoryDecider
     {
         var trail = new List<string>(8);
         var changed = AllocateRemaining(order, trail, trigger, quiet: !alwaysEmit);
+        if (_s.Backorders == BackorderPolicy.ShipComplete && !_s.AllowOversell && order.TotalNeed() > 0 && HoldsAny(order))
+        {
+            // Ship complete: a short order holds nothing (it got short by stock loss, or was allocated before the
+            // policy changed), so its stock can complete other orders.
+            var released = new List<LineAllocation>();
+            foreach (var line in order.Lines)
+            {
+                ReleaseAll(line, released);
+            }
+
+            trail.Add("ship complete: the order cannot be completed, its allocations are released");
+            _out.Add(new AllocationReleased(order.Id, released, "ship complete: the order cannot be completed now", ReleaseCause.StockLost));
+            _releasedWhole = true;
+            changed = true;
+        }
+
         var backordered = Backorders(order);
         SetWaiting(order, backordered);
         if (changed || alwaysEmit)
@@ -361,6 +377,19 @@ public sealed partial class InventoryDecider
         {
             _out.Add(new OrderBackordered(order.Id, backordered, _backorderReason ?? "insufficient stock"));
         }
+    }
+
+    private static bool HoldsAny(Order order)
+    {
+        foreach (var line in order.Lines)
+        {
+            if (line.AllocatedTotal > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private LineAllocation[] Allocations(Order order)
@@ -463,6 +492,21 @@ public sealed partial class InventoryDecider
     /// priority (higher first), then order time, then order id.
     /// </summary>
     private void FillBackorders()
+    {
+        // A ship-complete order that had to give its stock back frees units other waiting orders may complete with:
+        // another pass. It ends: after a release the order holds nothing, and ship-complete passes never leave an
+        // order partly allocated, so nothing is released twice.
+        do
+        {
+            _releasedWhole = false;
+            FillBackordersOnce();
+            _retry.Clear();
+            _retryAll = false;
+        }
+        while (_releasedWhole);
+    }
+
+    private void FillBackordersOnce()
     {
         if (_dirty.Count == 0 && _retry.Count == 0 && !_retryAll)
         {

@@ -18,6 +18,7 @@ public sealed partial class InventoryDecider
     private readonly HashSet<int> _dirty = [];
     private readonly HashSet<Order> _retry = new(ReferenceEqualityComparer.Instance);
     private bool _retryAll;
+    private bool _releasedWhole;
 
     public IReadOnlyList<InventoryEvent> Decide(PoolState state, InventoryCommand command, DateTimeOffset now)
     {
@@ -61,6 +62,7 @@ public sealed partial class InventoryDecider
             case SetChannelLocations c: OnSetChannelLocations(c); break;
             case SetRoutingRules c: OnSetRoutingRules(c); break;
             case DefineBundle c: OnDefineBundle(c); break;
+            case RemoveBundle c: OnRemoveBundle(c); break;
             case ConfigurePool c: OnConfigurePool(c); break;
             case null: Reject("null", "", "no command"); break;
             default: Reject(command.GetType().Name, "", "unsupported command"); break;
@@ -133,14 +135,26 @@ public sealed partial class InventoryDecider
 
     // ---- configuration ---------------------------------------------------------------------------------------
 
+    /// <summary>
+    /// Turning oversell or the split default on, or changing the backorder policy, retries every backorder: they may
+    /// be allocatable now, and switching to ship-complete releases what short orders hold at once.
+    /// </summary>
     private void OnConfigurePool(ConfigurePool c)
     {
-        if (c.AllowOversell && !_s.AllowOversell)
+        if (!Enum.IsDefined(c.Backorders))
+        {
+            Reject(nameof(ConfigurePool), "", $"unknown backorder policy {c.Backorders}");
+            return;
+        }
+
+        if ((c.AllowOversell && !_s.AllowOversell) || (c.AllowSplit && !_s.AllowSplit) || c.Backorders != _s.Backorders)
         {
             _retryAll = true;
         }
 
         _s.AllowOversell = c.AllowOversell;
+        _s.AllowSplit = c.AllowSplit;
+        _s.Backorders = c.Backorders;
     }
 
     private void OnUpsertLocation(UpsertLocation c)
@@ -227,8 +241,26 @@ public sealed partial class InventoryDecider
             return;
         }
 
+        if (c.LocationIds is null)
+        {
+            // Unmapped: every location may serve the channel again.
+            var unmapped = _s.Channel(c.Channel);
+            for (var l = 0; l < _s.Locations.Count; l++)
+            {
+                if (!unmapped.Configured || !unmapped.IsMapped(l))
+                {
+                    TouchLocation(l);
+                }
+            }
+
+            unmapped.Mapped = null;
+            _s.MarkConfigured(unmapped);
+            _retryAll = true;
+            return;
+        }
+
         var mapped = new bool[_s.Locations.Count];
-        foreach (var id in c.LocationIds ?? [])
+        foreach (var id in c.LocationIds)
         {
             if (!TryLocation(cmd, id, c.Channel, out var l))
             {
@@ -398,6 +430,23 @@ public sealed partial class InventoryDecider
         }
 
         bundle.Bundle = components;
+    }
+
+    private void OnRemoveBundle(RemoveBundle c)
+    {
+        if (string.IsNullOrEmpty(c.BundleSku) || !_s.SkuIds.TryGetValue(c.BundleSku, out var id) || _s.Skus[id].Bundle is not { } components)
+        {
+            Reject(nameof(RemoveBundle), c.BundleSku ?? "", "not a bundle");
+            return;
+        }
+
+        foreach (var comp in components)
+        {
+            _s.Skus[comp.Sku].UsedInBundles?.Remove(id);
+        }
+
+        // Open orders keep the components their lines captured; new lines treat the SKU as a plain one.
+        _s.Skus[id].Bundle = null;
     }
 
     private static string Upper(string? value) => (value ?? "").Trim().ToUpperInvariant();

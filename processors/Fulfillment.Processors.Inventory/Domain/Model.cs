@@ -24,6 +24,16 @@ public enum RoutingRule
     StockBalance,
 }
 
+/// <summary>What the pool does with an order it cannot fully allocate.</summary>
+public enum BackorderPolicy
+{
+    /// <summary>Allocate what is in stock now, backorder the rest.</summary>
+    AllocateAvailable,
+
+    /// <summary>Allocate nothing until the whole order can be allocated; until then it is backordered in full.</summary>
+    ShipComplete,
+}
+
 public enum MovementKind
 {
     Receipt,

@@ -19,6 +19,11 @@ public sealed class PoolState
 
     public bool AllowOversell { get; internal set; }
 
+    /// <summary>Split policy of channels whose routing rules do not set one.</summary>
+    public bool AllowSplit { get; internal set; } = true;
+
+    public BackorderPolicy Backorders { get; internal set; }
+
     /// <summary>Counts decided commands; marks which cells a command touched without a per-command set.</summary>
     internal int CommandSeq;
 
@@ -190,7 +195,13 @@ public sealed class PoolState
                 allocations[a] = new LineAllocation(line.LineId, line.Sku, Locations[line.Allocations[a].Location].Id, line.Allocations[a].Quantity);
             }
 
-            lines[i] = new OrderLineView(line.LineId, line.Sku, line.Quantity, line.Shipped, line.Need, allocations);
+            var components = new SkuQuantity[line.Components.Length];
+            for (var c = 0; c < components.Length; c++)
+            {
+                components[c] = new SkuQuantity(Skus[line.Components[c].Sku].Code, line.Components[c].Quantity);
+            }
+
+            lines[i] = new OrderLineView(line.LineId, line.Sku, line.Quantity, line.Shipped, line.Need, allocations, components);
         }
 
         return new OrderView(order.Id, order.Channel.Name, order.Mode, lines);
@@ -231,7 +242,8 @@ public sealed record OrderLineView(
     int Quantity,
     int Shipped,
     int Backordered,
-    IReadOnlyList<LineAllocation> Allocations);
+    IReadOnlyList<LineAllocation> Allocations,
+    IReadOnlyList<SkuQuantity> Components);
 
 public sealed record OrderView(string OrderId, string Channel, FulfillmentMode Mode, IReadOnlyList<OrderLineView> Lines);
 
@@ -307,7 +319,8 @@ internal sealed class ChannelConfig(string name)
     /// <summary>Null = every location may serve the channel.</summary>
     public bool[]? Mapped;
     public RoutingRule[] Chain = DefaultChain;
-    public bool AllowSplit = true;
+    /// <summary>Null = the pool's default (<see cref="PoolState.AllowSplit"/>).</summary>
+    public bool? AllowSplit;
     /// <summary>Rank per location index (0 = most preferred); null = rank by location priority.</summary>
     public int[]? Ranking;
 

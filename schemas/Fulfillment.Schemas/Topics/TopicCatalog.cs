@@ -68,6 +68,11 @@ public static partial class TopicCatalog
         "fulfillment-inventory-pool-sequence-changelog", PoolPartitions, "state store key, written to the owning task's partition",
         ValueSchema: null, RetentionIntent.Compacted, PoolGroup);
 
+    /// <summary>Changelog of the inventory pool processor's <c>snapshots</c> store (compact pool state, in parts).</summary>
+    public static TopicSpec InventoryPoolSnapshotsChangelog { get; } = new(
+        "fulfillment-inventory-pool-snapshots-changelog", PoolPartitions, "state store key, written to the owning task's partition",
+        ValueSchema: null, RetentionIntent.Compacted, PoolGroup);
+
     /// <summary>Carrier tracking updates, normalised.</summary>
     public static TopicSpec Tracking { get; } = new(
         "fulfillment.tracking", PoolPartitions, "carrier + \":\" + tracking number (UTF-8 string)",
@@ -96,6 +101,7 @@ public static partial class TopicCatalog
         StockLevels,
         InventoryPoolCommandsChangelog,
         InventoryPoolSequenceChangelog,
+        InventoryPoolSnapshotsChangelog,
         Tracking,
         ChannelPushOutcomes,
         DeadLetters,
