@@ -12,21 +12,27 @@ namespace Fulfillment.Connectors.Webhooks.Bench;
 
 /// <summary>
 /// `bench webhooks`: sustained signed Shopify orders/create intake against the real receiver host (Kestrel on
-/// 127.0.0.1, Postgres group commit, Avro via our registry, the development broker), everything on this machine, the load
-/// generator included. Prints RESULT lines for requests/s and the p99 time to acknowledgement.
-/// Options: --seconds N (measured, default 10), --warmup N (default 3), --concurrency N (default 32).
+/// 127.0.0.1, Postgres group commit, Avro via our registry, the development broker), everything on this machine.
+/// The load generator and the development broker run in a child process (as senders and Kafka would in production), so
+/// the hub's own CPU time per request can be told apart from theirs and from Postgres's: on a shared machine wall-clock
+/// throughput is only a lower bound, CPU time per request is what says what two idle cores would sustain.
+/// Prints RESULT lines for requests/s, p99 time to acknowledgement and CPU time per request.
+/// Options: --seconds N (measured, default 10), --warmup N (default 5), --concurrency N (default 32).
 /// Postgres: env Postgres__ConnectionString or FULFILLMENT_TEST_PG (server; a scratch database is created and dropped).
 /// </summary>
 internal static class Program
 {
     private const string Domain = "bench.myshopify.com";
     private const string Secret = "bench-secret";
+    private const string RawTopic = "bench.raw-ingest";
+    private const string OrdersTopic = "bench.orders";
 
     private static async Task<int> Main(string[] args)
     {
         var seconds = 10;
-        var warmup = 3;
+        var warmup = 5;
         var concurrency = 32;
+        var generator = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -34,111 +40,155 @@ internal static class Program
                 case "--seconds" when i + 1 < args.Length: seconds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--warmup" when i + 1 < args.Length: warmup = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--concurrency" when i + 1 < args.Length: concurrency = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--generator": generator = true; break;
                 default:
                     Console.Error.WriteLine($"bench webhooks: unknown argument '{args[i]}' (use --seconds N --warmup N --concurrency N)");
                     return 2;
             }
         }
 
+        return generator
+            ? await Generator.RunAsync(concurrency, warmup, seconds)
+            : await RunHubAsync(concurrency, warmup, seconds);
+    }
+
+    private static async Task<int> RunHubAsync(int concurrency, int warmup, int seconds)
+    {
         var server = Environment.GetEnvironmentVariable("Postgres__ConnectionString") is { Length: > 0 } pg ? pg
             : Environment.GetEnvironmentVariable("FULFILLMENT_TEST_PG") is { Length: > 0 } t ? t
             : "Host=127.0.0.1;Port=55432;Username=postgres;Database=postgres";
         var database = $"bench_webhooks_{Guid.NewGuid():N}"[..30];
         await ExecAsync(server, $"CREATE DATABASE \"{database}\"");
         var connectionString = new NpgsqlConnectionStringBuilder(server) { Database = database }.ConnectionString;
+        using var child = Process.Start(new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { typeof(Program).Assembly.Location, "--generator", "--concurrency", $"{concurrency}", "--warmup", $"{warmup}", "--seconds", $"{seconds}" },
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        }) ?? throw new InvalidOperationException("could not start the load generator");
         try
         {
-            using var cluster = MockCluster.Start(new MockClusterOptions
-            {
-                // More partitions than the catalog's 12 so the bench's raw volume stays under the per-partition retention cap.
-                Topics = [new MockTopic("bench.raw-ingest", 64), new MockTopic("bench.orders", 12)],
-            });
+            var bootstrap = await ExpectAsync(child, "BROKER ");
             await using var registry = RegistryApp.Build(["--urls", "http://127.0.0.1:0", "--Postgres:ConnectionString", connectionString, "--Logging:LogLevel:Default=Warning"]);
             await registry.StartAsync();
             await using var app = WebhooksApp.Build([
                 "--urls=http://127.0.0.1:0",
                 "--Logging:LogLevel:Default=Warning",
-                $"--Kafka:BootstrapServers={cluster.BootstrapServers}",
+                $"--Kafka:BootstrapServers={bootstrap}",
                 $"--Kafka:SchemaRegistryUrl={registry.Urls.Single()}",
                 $"--Postgres:ConnectionString={connectionString}",
-                "--Connectors:RawIngestTopic=bench.raw-ingest",
-                "--Connectors:OrdersTopic=bench.orders",
+                $"--Connectors:RawIngestTopic={RawTopic}",
+                $"--Connectors:OrdersTopic={OrdersTopic}",
                 "--Channels:Shops:0:Channel=Shopify",
                 $"--Channels:Shops:0:ShopId={Domain}",
                 "--Channels:Shops:0:PoolId=bench-pool",
                 $"--Channels:Shops:0:Secret={Secret}",
             ]);
             await app.StartAsync();
-            var baseUri = new Uri(app.Urls.Single());
+            await child.StandardInput.WriteLineAsync(app.Urls.Single());
+            await child.StandardInput.FlushAsync();
 
-            using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
-            using var http = new HttpClient(handler) { BaseAddress = baseUri };
-            var template = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "shopify-order.json"));
+            await ExpectAsync(child, "MEASURE_START");
+            var hubStart = Process.GetCurrentProcess().TotalProcessorTime;
+            var pgStart = await PostgresCpuAsync(connectionString, database);
+            var wallStart = Stopwatch.GetTimestamp();
+            var summary = await ExpectAsync(child, "MEASURE_END ");
+            var measured = Stopwatch.GetElapsedTime(wallStart);
+            var fields = summary.Split(' ').Select(f => f.Split('=')).ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture));
+            var count = (long)fields["count"];
+            var failures = (long)fields["failures"];
 
-            await RunAsync(http, template, concurrency, TimeSpan.FromSeconds(warmup), null);
-            var latencies = new List<double>[concurrency];
-            var (count, failures, elapsed) = await RunAsync(http, template, concurrency, TimeSpan.FromSeconds(seconds), latencies);
-            var all = latencies.SelectMany(l => l).Order().ToArray();
-            var p50 = all.Length == 0 ? 0 : all[(int)(all.Length * 0.50)];
-            var p99 = all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(all.Length * 0.99))];
-            Console.WriteLine($"bench webhooks: {count} signed deliveries in {elapsed.TotalSeconds:F1} s, concurrency {concurrency}, {failures} not answered 200, p50 {p50:F2} ms");
-            Console.WriteLine(FormattableString.Invariant($"RESULT name=webhooks.requests_per_s value={count / elapsed.TotalSeconds:F0} unit=requests/s"));
-            Console.WriteLine(FormattableString.Invariant($"RESULT name=webhooks.ack_p99_ms value={p99:F2} unit=ms"));
-
-            // Every acknowledged delivery must also reach Kafka: wait for the backlog to drain before declaring success.
-            var stored = await ScalarAsync(connectionString, "SELECT count(*) FROM raw_deliveries");
+            // Every acknowledged delivery must also reach Kafka; its CPU belongs to the requests, so it is counted until the
+            // backlog is gone.
             var deadline = DateTime.UtcNow.AddSeconds(60);
             long unpublished;
-            while ((unpublished = await ScalarAsync(connectionString, "SELECT count(*) FROM raw_deliveries WHERE published_at IS NULL")) > 0 && DateTime.UtcNow < deadline)
+            while ((unpublished = await ScalarAsync(connectionString, "SELECT count(*) FROM raw_unpublished")) > 0 && DateTime.UtcNow < deadline)
             {
-                await Task.Delay(200);
+                await Task.Delay(100);
             }
 
+            var drained = Stopwatch.GetElapsedTime(wallStart) - measured;
+            var hubCpu = Process.GetCurrentProcess().TotalProcessorTime - hubStart;
+            var pgCpu = await PostgresCpuAsync(connectionString, database) - pgStart;
+            var stored = await ScalarAsync(connectionString, "SELECT count(*) FROM raw_deliveries");
+            await child.StandardInput.WriteLineAsync("STOP");
+            await child.StandardInput.FlushAsync();
+
+            var hubUs = count == 0 ? 0 : hubCpu.TotalMicroseconds / count;
+            var pgUs = count == 0 ? 0 : pgCpu.TotalMicroseconds / count;
+            var senderUs = count == 0 ? 0 : fields["cpu_ms"] * 1000 / count;
+            Console.WriteLine(FormattableString.Invariant(
+                $"bench webhooks: {count} signed deliveries in {measured.TotalSeconds:F1} s, concurrency {concurrency}, {failures} not answered 200, p50 {fields["p50"]:F2} ms; backlog drained {drained.TotalSeconds:F1} s later"));
+            Console.WriteLine(FormattableString.Invariant(
+                $"bench webhooks: CPU per request: hub {hubUs:F0} us (Kestrel, receiver, group commit, Avro, producer), Postgres backends {pgUs:F0} us, sender + dev broker {senderUs:F0} us"));
+            Console.WriteLine(FormattableString.Invariant(
+                $"bench webhooks: on 2 idle cores that is {2e6 / (hubUs + pgUs):F0} requests/s with the senders elsewhere, {2e6 / (hubUs + pgUs + senderUs):F0} with this sender on the same cores"));
+            Console.WriteLine(FormattableString.Invariant($"RESULT name=webhooks.requests_per_s value={count / measured.TotalSeconds:F0} unit=requests/s"));
+            Console.WriteLine(FormattableString.Invariant($"RESULT name=webhooks.ack_p99_ms value={fields["p99"]:F2} unit=ms"));
+            Console.WriteLine(FormattableString.Invariant($"RESULT name=webhooks.hub_cpu_us_per_request value={hubUs:F0} unit=us"));
+            Console.WriteLine(FormattableString.Invariant($"RESULT name=webhooks.postgres_cpu_us_per_request value={pgUs:F0} unit=us"));
+            Console.WriteLine(FormattableString.Invariant($"RESULT name=webhooks.sender_cpu_us_per_request value={senderUs:F0} unit=us"));
             Console.WriteLine($"bench webhooks: {stored} deliveries stored, {unpublished} not yet on Kafka after draining");
             await app.StopAsync();
             await registry.StopAsync();
+            await child.WaitForExitAsync();
             return failures == 0 && unpublished == 0 ? 0 : 1;
         }
         finally
         {
+            if (!child.HasExited)
+            {
+                child.Kill();
+            }
+
             NpgsqlConnection.ClearAllPools();
             await ExecAsync(server, $"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
         }
     }
 
-    private static async Task<(long Count, long Failures, TimeSpan Elapsed)> RunAsync(
-        HttpClient http, string template, int concurrency, TimeSpan duration, List<double>[]? latencies)
+    /// <summary>Reads the child's output until a line starting with <paramref name="prefix"/>; returns the rest of it.</summary>
+    private static async Task<string> ExpectAsync(Process child, string prefix)
     {
-        long count = 0;
-        long failures = 0;
-        var stopwatch = Stopwatch.StartNew();
-        var workers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
+        while (await child.StandardOutput.ReadLineAsync() is { } line)
         {
-            var mine = latencies is null ? null : latencies[w] = new List<double>(100_000);
-            var key = Encoding.UTF8.GetBytes(Secret);
-            while (stopwatch.Elapsed < duration)
+            if (line.StartsWith(prefix, StringComparison.Ordinal))
             {
-                var orderId = Random.Shared.NextInt64(1_000_000_000_000, 9_999_999_999_999);
-                var body = Encoding.UTF8.GetBytes(template.Replace("{{ORDER_ID}}", orderId.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
-                using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/shopify") { Content = new ByteArrayContent(body) };
-                request.Content.Headers.ContentType = new("application/json");
-                request.Headers.TryAddWithoutValidation("X-Shopify-Topic", "orders/create");
-                request.Headers.TryAddWithoutValidation("X-Shopify-Shop-Domain", Domain);
-                request.Headers.TryAddWithoutValidation("X-Shopify-Event-Id", Guid.NewGuid().ToString());
-                request.Headers.TryAddWithoutValidation("X-Shopify-Hmac-Sha256", Convert.ToBase64String(HMACSHA256.HashData(key, body)));
-                var started = Stopwatch.GetTimestamp();
-                using var response = await http.SendAsync(request);
-                await response.Content.ReadAsByteArrayAsync();
-                mine?.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                Interlocked.Increment(ref count);
-                if (response.StatusCode != HttpStatusCode.OK)
-                {
-                    Interlocked.Increment(ref failures);
-                }
+                return line[prefix.Length..];
             }
-        })).ToArray();
-        await Task.WhenAll(workers);
-        return (count, failures, stopwatch.Elapsed);
+
+            Console.WriteLine(line);
+        }
+
+        throw new InvalidOperationException($"the load generator exited before printing {prefix.Trim()}");
+    }
+
+    /// <summary>User + system CPU of the Postgres backends serving the bench database (same machine: read from /proc).
+    /// The WAL writer and checkpointer are shared with other databases and not counted.</summary>
+    private static async Task<TimeSpan> PostgresCpuAsync(string connectionString, string database)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT pid FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()", connection);
+        command.Parameters.AddWithValue("d", database);
+        var ticks = 0L;
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            try
+            {
+                // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
+                var stat = await File.ReadAllTextAsync($"/proc/{reader.GetInt32(0)}/stat");
+                var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                ticks += long.Parse(rest[11], CultureInfo.InvariantCulture) + long.Parse(rest[12], CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                // Backend gone, or Postgres on another machine: not counted.
+            }
+        }
+
+        return TimeSpan.FromSeconds(ticks / 100.0);
     }
 
     private static async Task ExecAsync(string connectionString, string sql)
@@ -155,5 +205,78 @@ internal static class Program
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The child process: the development broker and the signed-webhook sender.</summary>
+    private static class Generator
+    {
+        public static async Task<int> RunAsync(int concurrency, int warmup, int seconds)
+        {
+            using var cluster = MockCluster.Start(new MockClusterOptions
+            {
+                // More partitions than the catalog's 12 so the bench's raw volume stays under the per-partition retention cap.
+                Topics = [new MockTopic(RawTopic, 64), new MockTopic(OrdersTopic, 12)],
+            });
+            Console.WriteLine($"BROKER {cluster.BootstrapServers}");
+            var url = await Console.In.ReadLineAsync() ?? throw new InvalidOperationException("no receiver URL on stdin");
+
+            using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
+            using var http = new HttpClient(handler) { BaseAddress = new Uri(url) };
+            var template = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "shopify-order.json"));
+
+            await SendAsync(http, template, concurrency, TimeSpan.FromSeconds(warmup), null);
+            var latencies = new List<double>[concurrency];
+            var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
+            Console.WriteLine("MEASURE_START");
+            var (count, failures, elapsed) = await SendAsync(http, template, concurrency, TimeSpan.FromSeconds(seconds), latencies);
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuStart;
+            var all = latencies.SelectMany(l => l).Order().ToArray();
+            var p50 = all.Length == 0 ? 0 : all[(int)(all.Length * 0.50)];
+            var p99 = all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(all.Length * 0.99))];
+            Console.WriteLine(FormattableString.Invariant(
+                $"MEASURE_END count={count} failures={failures} elapsed={elapsed.TotalSeconds:F3} p50={p50:F3} p99={p99:F3} cpu_ms={cpu.TotalMilliseconds:F0}"));
+
+            // The broker stays up until the hub has drained its backlog to it.
+            while (await Console.In.ReadLineAsync() is { } line && line != "STOP")
+            {
+            }
+
+            return 0;
+        }
+
+        private static async Task<(long Count, long Failures, TimeSpan Elapsed)> SendAsync(
+            HttpClient http, string template, int concurrency, TimeSpan duration, List<double>[]? latencies)
+        {
+            long count = 0;
+            long failures = 0;
+            var stopwatch = Stopwatch.StartNew();
+            var workers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
+            {
+                var mine = latencies is null ? null : latencies[w] = new List<double>(100_000);
+                using var hmac = new HMACSHA256(Encoding.UTF8.GetBytes(Secret));
+                while (stopwatch.Elapsed < duration)
+                {
+                    var orderId = Random.Shared.NextInt64(1_000_000_000_000, 9_999_999_999_999);
+                    var body = Encoding.UTF8.GetBytes(template.Replace("{{ORDER_ID}}", orderId.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+                    using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/shopify") { Content = new ByteArrayContent(body) };
+                    request.Content.Headers.ContentType = new("application/json");
+                    request.Headers.TryAddWithoutValidation("X-Shopify-Topic", "orders/create");
+                    request.Headers.TryAddWithoutValidation("X-Shopify-Shop-Domain", Domain);
+                    request.Headers.TryAddWithoutValidation("X-Shopify-Event-Id", Guid.NewGuid().ToString());
+                    request.Headers.TryAddWithoutValidation("X-Shopify-Hmac-Sha256", Convert.ToBase64String(hmac.ComputeHash(body)));
+                    var started = Stopwatch.GetTimestamp();
+                    using var response = await http.SendAsync(request);
+                    await response.Content.ReadAsByteArrayAsync();
+                    mine?.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    Interlocked.Increment(ref count);
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        Interlocked.Increment(ref failures);
+                    }
+                }
+            })).ToArray();
+            await Task.WhenAll(workers);
+            return (count, failures, stopwatch.Elapsed);
+        }
     }
 }

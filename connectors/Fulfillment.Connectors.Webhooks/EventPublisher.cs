@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text;
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
-using Confluent.SchemaRegistry.Serdes;
 using Fulfillment.Connectors.Channels;
 using Fulfillment.Hosting;
 using Fulfillment.Schemas.Common;
@@ -32,8 +31,8 @@ public sealed partial class EventPublisher : BackgroundService
     private readonly ILogger<EventPublisher> _logger;
     private readonly IProducer<string, byte[]> _producer;
     private readonly ISchemaRegistryClient _registry;
-    private readonly AvroSerializer<RawIngestRecord> _rawSerializer;
-    private readonly AvroSerializer<OrderEvent> _orderSerializer;
+    private readonly AvroEncoder<RawIngestRecord> _rawEncoder;
+    private readonly AvroEncoder<OrderEvent> _orderEncoder;
 
     public EventPublisher(RawDeliveryStore store, IOptions<ConnectorOptions> options, IOptions<KafkaOptions> kafka,
         IEnumerable<IOrderFetcher> fetchers, ILogger<EventPublisher> logger)
@@ -52,8 +51,8 @@ public sealed partial class EventPublisher : BackgroundService
             .SetErrorHandler((_, e) => LogKafkaError(_logger, e.Code, e.Reason))
             .Build();
         _registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registryUrl });
-        _rawSerializer = new AvroSerializer<RawIngestRecord>(_registry);
-        _orderSerializer = new AvroSerializer<OrderEvent>(_registry);
+        _rawEncoder = new AvroEncoder<RawIngestRecord>(_registry, _options.RawIngestTopic);
+        _orderEncoder = new AvroEncoder<OrderEvent>(_registry, _options.OrdersTopic);
     }
 
     /// <summary>Queues a stored delivery; false when it is already queued or the queue is full (the sweeper picks it up).</summary>
@@ -129,13 +128,17 @@ public sealed partial class EventPublisher : BackgroundService
             }
         }
 
-        var raw = ToRawRecord(row, item.Result.CorrelationId);
-        var rawValue = await _rawSerializer.SerializeAsync(raw, new SerializationContext(MessageComponentType.Value, _options.RawIngestTopic));
+        await _rawEncoder.EnsureRegisteredAsync(cancellationToken);
+        await _orderEncoder.EnsureRegisteredAsync(cancellationToken);
+        var rawValue = _rawEncoder.Encode(ToRawRecord(row, item.Result.CorrelationId));
         var orderValues = new List<(string Key, byte[] Value)>(events.Count);
         foreach (var e in events)
         {
-            orderValues.Add((e.metadata.pool_id, await _orderSerializer.SerializeAsync(e, new SerializationContext(MessageComponentType.Value, _options.OrdersTopic))));
-            ConnectorMetrics.UnknownSkuLines.WithLabels(row.Source).Inc(UnknownSkuLines(e));
+            orderValues.Add((e.metadata.pool_id, _orderEncoder.Encode(e)));
+            if (UnknownSkuLines(e) is > 0 and var unknown)
+            {
+                ConnectorMetrics.UnknownSkuLines.WithLabels(row.Source).Inc(unknown);
+            }
         }
 
         var tracker = new Tracker(this, row.Id, 1 + orderValues.Count);

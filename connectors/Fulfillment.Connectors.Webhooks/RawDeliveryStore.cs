@@ -14,17 +14,22 @@ namespace Fulfillment.Connectors.Webhooks;
 /// </summary>
 public sealed partial class RawDeliveryStore : BackgroundService
 {
+    // One statement per batch: the rows, their outbox entries, and which rows were new (not duplicates of an accepted
+    // delivery already stored or earlier in the same batch: ON CONFLICT DO NOTHING skips both).
     private const string InsertSql = """
-        INSERT INTO raw_deliveries (id, source, delivery_id, accepted, status, shop_id, pool_id, transport, event_type,
-            request_method, request_path, route_shop, content_type, headers, body, received_at, signature_verified, rejection_reason)
-        SELECT id, source, delivery_id, accepted, status, shop_id, pool_id, transport, event_type,
-            request_method, request_path, route_shop, content_type, headers::jsonb, body, received_at, signature_verified, rejection_reason
-        FROM unnest(@id, @source, @delivery_id, @accepted, @status, @shop_id, @pool_id, @transport, @event_type,
-            @request_method, @request_path, @route_shop, @content_type, @headers, @body, @received_at, @signature_verified, @rejection_reason)
-            AS t(id, source, delivery_id, accepted, status, shop_id, pool_id, transport, event_type,
-            request_method, request_path, route_shop, content_type, headers, body, received_at, signature_verified, rejection_reason)
-        ON CONFLICT (source, delivery_id) WHERE accepted DO NOTHING
-        RETURNING id
+        WITH stored AS (
+            INSERT INTO raw_deliveries (id, source, delivery_id, accepted, status, shop_id, pool_id, transport, event_type,
+                request_method, request_path, route_shop, content_type, headers, body, received_at, signature_verified, rejection_reason)
+            SELECT id, source, delivery_id, accepted, status, shop_id, pool_id, transport, event_type,
+                request_method, request_path, route_shop, content_type, headers::jsonb, body, received_at, signature_verified, rejection_reason
+            FROM unnest(@id, @source, @delivery_id, @accepted, @status, @shop_id, @pool_id, @transport, @event_type,
+                @request_method, @request_path, @route_shop, @content_type, @headers, @body, @received_at, @signature_verified, @rejection_reason)
+                AS t(id, source, delivery_id, accepted, status, shop_id, pool_id, transport, event_type,
+                request_method, request_path, route_shop, content_type, headers, body, received_at, signature_verified, rejection_reason)
+            ON CONFLICT (source, delivery_id) WHERE accepted DO NOTHING
+            RETURNING id, received_at),
+        queued AS (INSERT INTO raw_unpublished (id, received_at) SELECT id, received_at FROM stored)
+        SELECT id FROM stored
         """;
 
     private readonly NpgsqlDataSource _dataSource;
@@ -60,9 +65,10 @@ public sealed partial class RawDeliveryStore : BackgroundService
     public async Task<IReadOnlyList<RawDeliveryRow>> LoadUnpublishedAsync(DateTime receivedBefore, int limit, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand("""
-            SELECT id, source, delivery_id, accepted, status, shop_id, pool_id, transport, event_type, request_method, request_path,
-                   route_shop, content_type, headers::text, body, received_at, signature_verified, rejection_reason
-            FROM raw_deliveries WHERE published_at IS NULL AND received_at < @before ORDER BY received_at LIMIT @limit
+            SELECT r.id, r.source, r.delivery_id, r.accepted, r.status, r.shop_id, r.pool_id, r.transport, r.event_type, r.request_method,
+                   r.request_path, r.route_shop, r.content_type, r.headers::text, r.body, r.received_at, r.signature_verified, r.rejection_reason
+            FROM raw_unpublished u JOIN raw_deliveries r ON r.id = u.id
+            WHERE u.received_at < @before ORDER BY u.received_at LIMIT @limit
             """);
         command.Parameters.AddWithValue("before", receivedBefore);
         command.Parameters.AddWithValue("limit", limit);
@@ -191,9 +197,14 @@ public sealed partial class RawDeliveryStore : BackgroundService
 
                 try
                 {
-                    await using var command = _dataSource.CreateCommand("UPDATE raw_deliveries SET published_at = now() WHERE id = ANY(@ids) AND published_at IS NULL");
-                    command.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", [.. ids]));
-                    await command.ExecuteNonQueryAsync(stoppingToken);
+                    // Losing this mark in a crash only means a republish (same event ids, consumers deduplicate), so it
+                    // does not wait for its WAL flush: both statements run in the batch's one implicit transaction.
+                    await using var batch = _dataSource.CreateBatch();
+                    batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('synchronous_commit', 'off', true)"));
+                    var delete = new NpgsqlBatchCommand("DELETE FROM raw_unpublished WHERE id = ANY($1)");
+                    delete.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. ids] });
+                    batch.BatchCommands.Add(delete);
+                    await batch.ExecuteNonQueryAsync(stoppingToken);
                 }
                 catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
                 {

@@ -89,7 +89,20 @@ public static partial class WebhookEndpoints
             throw new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
         }
 
-        using var buffer = new MemoryStream(request.ContentLength is { } known and < int.MaxValue ? (int)known : 4096);
+        if (request.ContentLength is { } exact and <= int.MaxValue)
+        {
+            // The usual case (senders give Content-Length): read straight into the array that is stored and published.
+            var body = new byte[exact];
+            var read = 0;
+            while (read < body.Length && await request.Body.ReadAsync(body.AsMemory(read), cancellationToken) is > 0 and var n)
+            {
+                read += n;
+            }
+
+            return read == body.Length ? body : throw new BadHttpRequestException("Request body shorter than Content-Length.");
+        }
+
+        using var buffer = new MemoryStream(4096);
         await request.Body.CopyToAsync(buffer, cancellationToken);
         return buffer.ToArray();
     }

@@ -19,7 +19,9 @@ public static class WebhooksApp
     /// <param name="configureServices">Extra registrations, e.g. an <see cref="IAmazonNotificationQueue"/> or an <see cref="IOrderFetcher"/>.</param>
     public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // No file watching for configuration changes: nothing here reloads, and a recursive watcher on the content root
+        // (the repository or a deploy folder full of logs) costs CPU on every file written under it.
+        var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
         if (string.IsNullOrWhiteSpace(builder.Configuration["urls"]))
         {
             builder.WebHost.UseUrls(DefaultUrl);

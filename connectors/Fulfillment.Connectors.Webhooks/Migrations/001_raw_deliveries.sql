@@ -1,5 +1,6 @@
 -- Every inbound delivery, accepted or rejected, byte for byte (ARCHITECTURE.md decisions 4 and 7). The development
--- broker keeps nothing across restarts, so this table is the durable copy of the raw topic and the outbox that feeds it.
+-- broker keeps nothing across restarts, so this table is the durable copy of the raw topic; raw_unpublished (003) is the
+-- outbox that feeds it. Rows are never updated.
 CREATE TABLE IF NOT EXISTS raw_deliveries (
     id                 uuid PRIMARY KEY,
     source             text        NOT NULL,
@@ -20,10 +21,7 @@ CREATE TABLE IF NOT EXISTS raw_deliveries (
     body               bytea       NOT NULL,
     received_at        timestamptz NOT NULL,
     signature_verified boolean     NOT NULL,
-    rejection_reason   text,
-    -- Set once the raw record and its normalized events are on Kafka; NULL rows are republished by the sweeper.
-    published_at       timestamptz
+    rejection_reason   text
 );
 
 CREATE UNIQUE INDEX IF NOT EXISTS raw_deliveries_dedupe ON raw_deliveries (source, delivery_id) WHERE accepted;
-CREATE INDEX IF NOT EXISTS raw_deliveries_unpublished ON raw_deliveries (received_at) WHERE published_at IS NULL;
