@@ -6,20 +6,14 @@ namespace Fulfillment.Processors.Inventory.Tests.Domain;
 
 /// <summary>
 /// Random interleavings of orders, edits, cancellations, receipts, adjustments, counts, transfers, snapshots,
-/// restocks and shipments against a small pool (four sites incl. a 3PL and FBA, two channels, a bundle), with the
-/// ledger invariants checked after every command.
+/// restocks and shipments against a small pool (four sites incl. a 3PL and FBA, two channels, bundles), mixed with
+/// operator changes at runtime (bundles defined, redefined and removed, channel mappings set and cleared, pool
+/// settings: split default, ship-complete, oversell), with the ledger invariants checked after every command.
 /// </summary>
 public class DeciderPropertyTests
 {
-    private static readonly string[] Skus = ["A", "B", "C", "KIT"];
+    private static readonly string[] Skus = ["A", "B", "C", "KIT", "KIT2"];
     private static readonly string[] Sites = ["NYC", "LAX", "TPL", "FBA"];
-    private static readonly Dictionary<string, (string Sku, int Quantity)[]> Consumes = new()
-    {
-        ["A"] = [("A", 1)],
-        ["B"] = [("B", 1)],
-        ["C"] = [("C", 1)],
-        ["KIT"] = [("A", 1), ("B", 2)],
-    };
 
     /// <summary>A step is five small numbers; the harness turns them into a command against the current state.</summary>
     private static readonly Gen<int[][]> Steps = Gen.Int[0, 1_000_000].Array[5].Array[1, 120];
@@ -37,9 +31,9 @@ public class DeciderPropertyTests
         new ConfigurePool(oversell),
     ];
 
-    private static InventoryCommand ToCommand(int[] s, PoolState state, DateTimeOffset now, Dictionary<string, string> transferSkus)
+    private static InventoryCommand ToCommand(int[] s, PoolState state, DateTimeOffset now, Dictionary<string, string> transferSkus, bool oversellRun)
     {
-        var kind = s[0] % 16;
+        var kind = s[0] % 20;
         var order = $"o{s[1] % 12}";
         var sku = Skus[s[2] % 3];
         var site = Sites[s[3] % 4];
@@ -67,6 +61,21 @@ public class DeciderPropertyTests
             case 11: return new SetSafetyStock(sku, site, n % 3);
             case 12: return new RestockReturn($"r{s[1]}", Skus[s[2] % 4], site, (n % 2) + 1);
             case 13: return new CancelTransfer($"t{s[1] % 4}");
+            case 16:
+                // Components drawn from A, B, C; the bundle is KIT or KIT2 (a redefinition when it exists).
+                return new DefineBundle(
+                    s[1] % 2 == 0 ? "KIT" : "KIT2",
+                    [new SkuQuantity(Skus[s[2] % 3], 1 + (n % 2)), .. s[3] % 2 == 0 ? [new SkuQuantity(Skus[(s[2] + 1) % 3], 1 + (s[4] % 3))] : Array.Empty<SkuQuantity>()]);
+            case 17: return new RemoveBundle(s[1] % 3 == 0 ? "A" : s[1] % 2 == 0 ? "KIT" : "KIT2");
+            case 18:
+                return new SetChannelLocations(
+                    s[1] % 2 == 0 ? "web" : "amazon",
+                    s[2] % 3 == 0 ? null : [.. Sites.Where((_, i) => ((s[3] >> i) & 1) == 1)]);
+            case 19:
+                return new ConfigurePool(
+                    oversellRun && s[1] % 2 == 0,
+                    AllowSplit: s[2] % 2 == 0,
+                    Backorders: s[3] % 2 == 0 ? BackorderPolicy.ShipComplete : BackorderPolicy.AllocateAvailable);
             default: return ShipSomething(s, state, order);
         }
     }
@@ -89,7 +98,7 @@ public class DeciderPropertyTests
         var lines = new OrderLineRequest[count];
         for (var i = 0; i < count; i++)
         {
-            var pick = (s[3] + (i * 7) + variant) % 4;
+            var pick = (s[3] + (i * 7) + variant) % 5;
             lines[i] = new OrderLineRequest($"l{(i + variant) % 3}{Skus[pick]}", Skus[pick], 1 + ((s[4] + i + variant) % 4), 700);
         }
 
@@ -112,18 +121,36 @@ public class DeciderPropertyTests
         return new ConfirmShipment(order, shipment, site, [new ShippedLine(allocation.LineId, quantity)]);
     }
 
-    /// <summary>Runs a sequence and checks every invariant after every command; returns all outputs.</summary>
-    private static List<InventoryEvent> Run(int[][] steps, bool oversell)
+    private sealed record RunResult(List<InventoryEvent> Events, HashSet<string> Accepted);
+
+    /// <summary>
+    /// Runs a sequence and checks every invariant after every command; returns all outputs and the kinds of
+    /// commands that were accepted. With <paramref name="restoreEvery"/> the pool state is replaced, before every
+    /// such step, by its snapshot read back (which must write the same bytes again).
+    /// </summary>
+    private static RunResult Run(int[][] steps, bool oversell, int restoreEvery = 0)
     {
         var pool = new PoolHarness().With(Setup(oversell));
         var movementSum = new Dictionary<(string, string), int>();
         var transferSkus = new Dictionary<string, string>();
+        var accepted = new HashSet<string>();
         long shippedUnits = 0, deductedUnits = 0;
-        foreach (var step in steps)
+        var oversellSeen = oversell;
+        for (var i = 0; i < steps.Length; i++)
         {
-            var command = ToCommand(step, pool.State, pool.Now, transferSkus);
+            if (restoreEvery > 0 && i % restoreEvery == restoreEvery - 1)
+            {
+                var bytes = PoolSnapshot.Write(pool.State);
+                pool.State = PoolSnapshot.Read(bytes);
+                PoolSnapshot.Write(pool.State).ShouldBe(bytes, "a restored state writes the same snapshot");
+            }
+
+            var step = steps[i];
+            var command = ToCommand(step, pool.State, pool.Now, transferSkus, oversell);
             var before = pool.State.GetLevels().ToDictionary(l => (l.Sku, l.LocationId), l => l.Level);
+            var orderBefore = command is ConfirmShipment ship ? pool.State.GetOrder(ship.OrderId) : null;
             var events = pool.Do(command);
+            oversellSeen |= pool.State.AllowOversell;
 
             foreach (var moved in events.OfType<StockMoved>())
             {
@@ -138,7 +165,8 @@ public class DeciderPropertyTests
 
             foreach (var shipped in events.OfType<ShipmentRecorded>())
             {
-                shippedUnits += shipped.Lines.Sum(l => Consumes[l.Sku].Sum(c => c.Quantity * l.Quantity));
+                // What a shipped line deducts is what it captured when it was ordered, whatever the bundle is now.
+                shippedUnits += shipped.Lines.Sum(l => orderBefore!.Lines.Single(x => x.LineId == l.LineId).Components.Sum(c => c.Quantity * l.Quantity));
             }
 
             shippedUnits.ShouldBe(deductedUnits, "shipped == deducted");
@@ -146,11 +174,15 @@ public class DeciderPropertyTests
             {
                 pool.State.GetLevels().ToDictionary(l => (l.Sku, l.LocationId), l => l.Level).ShouldBe(before, $"rejected {command} changed state");
             }
+            else if (!events.OfType<CommandRejected>().Any())
+            {
+                accepted.Add(command.GetType().Name);
+            }
 
-            CheckInvariants(pool.State, movementSum, before, oversell);
+            CheckInvariants(pool.State, movementSum, before, oversellSeen);
         }
 
-        return pool.Events;
+        return new RunResult(pool.Events, accepted);
     }
 
     private static void CheckInvariants(
@@ -171,12 +203,19 @@ public class DeciderPropertyTests
                 {
                     // AFN orders only ever sit at FBA, and FBA stock only ever serves AFN orders.
                     (a.LocationId == "FBA").ShouldBe(order.Mode == FulfillmentMode.Amazon, $"order {id} allocated at {a.LocationId}");
-                    foreach (var (sku, q) in Consumes[a.Sku])
+                    foreach (var c in line.Components)
                     {
-                        var key = (sku, a.LocationId);
-                        allocatedByOrders[key] = allocatedByOrders.GetValueOrDefault(key) + (q * a.Quantity);
+                        var key = (c.Sku, a.LocationId);
+                        allocatedByOrders[key] = allocatedByOrders.GetValueOrDefault(key) + (c.Quantity * a.Quantity);
                     }
                 }
+            }
+
+            if (state.Backorders == BackorderPolicy.ShipComplete && !oversell)
+            {
+                // Ship complete: an order is either fully allocated (what is not shipped) or holds nothing.
+                (order.Lines.Sum(l => l.Backordered) == 0 || order.Lines.All(l => l.Allocations.Count == 0))
+                    .ShouldBeTrue($"ship-complete order {id} is partly allocated");
             }
         }
 
@@ -219,9 +258,20 @@ public class DeciderPropertyTests
     {
         Steps.Sample(steps =>
         {
-            var first = Serialize(Run(steps, oversell: false));
-            var second = Serialize(Run(steps, oversell: false));
+            var first = Serialize(Run(steps, oversell: false).Events);
+            var second = Serialize(Run(steps, oversell: false).Events);
             second.ShouldBe(first);
+        }, iter: 100, threads: 1);
+    }
+
+    [Fact]
+    public void Decider_StateRestoredFromSnapshotMidRun_DecidesExactlyAsTheUninterruptedRun()
+    {
+        Steps.Sample(steps =>
+        {
+            var uninterrupted = Serialize(Run(steps, oversell: false).Events);
+            var restored = Serialize(Run(steps, oversell: false, restoreEvery: 1 + (steps.Length % 7)).Events);
+            restored.ShouldBe(uninterrupted);
         }, iter: 100, threads: 1);
     }
 
@@ -230,13 +280,20 @@ public class DeciderPropertyTests
     {
         // Guards the generator: if it stopped producing these, the invariants above would be checked on nothing.
         var kinds = new HashSet<string>();
+        var accepted = new HashSet<string>();
         Steps.Sample(steps =>
         {
-            foreach (var e in Run(steps, oversell: false))
+            var run = Run(steps, oversell: false);
+            foreach (var e in run.Events)
             {
                 kinds.Add(e is StockMoved m ? $"{nameof(StockMoved)}.{m.Kind}" : e.GetType().Name);
             }
+
+            accepted.UnionWith(run.Accepted);
         }, iter: 200, threads: 1);
+
+        string[] operatorChanges = [nameof(DefineBundle), nameof(RemoveBundle), nameof(SetChannelLocations), nameof(ConfigurePool)];
+        operatorChanges.ShouldBeSubsetOf(accepted);
 
         string[] expected =
         [

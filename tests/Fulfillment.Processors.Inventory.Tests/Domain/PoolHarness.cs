@@ -9,7 +9,8 @@ internal sealed class PoolHarness
 {
     private static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
 
-    public PoolState State { get; } = new();
+    /// <summary>The pool; replaceable so tests can swap in a state restored from a snapshot mid-run.</summary>
+    public PoolState State { get; set; } = new();
 
     public InventoryDecider Decider { get; } = new();
 
