@@ -12,9 +12,12 @@ using Prometheus;
 namespace Fulfillment.Sinks.Views;
 
 /// <summary>
-/// The consume loop of the views: polls a batch, projects it, and writes rows plus offsets in one Postgres transaction.
-/// Positions live only in Postgres (<c>sink_offsets</c>); on assignment the consumer seeks to them, so Kafka's committed
-/// offsets play no part and a crash anywhere leaves the views consistent with exactly the records they reflect.
+/// The consume loop of the views: polls a batch, projects it, and writes it in two tracks (<see cref="ViewWriter"/>):
+/// the view rows plus their offsets in one Postgres transaction, then the audit index plus its own offsets in another,
+/// which runs while the next batch is read and written (at most one audit write in flight). Positions live only in
+/// Postgres (<c>sink_offsets</c>, one set per track); on assignment the consumer seeks to the lower of the two and each
+/// track skips the records it already holds, so Kafka's committed offsets play no part and a crash anywhere leaves
+/// each track consistent with exactly the records it reflects.
 /// </summary>
 public sealed partial class ViewsSink
 {
@@ -37,7 +40,14 @@ public sealed partial class ViewsSink
     private readonly ILogger _logger;
     private readonly Dictionary<string, TopicKind> _kinds;
     private readonly ViewBatch _batch = new();
+    private readonly ViewBatch _auditOnly = new();
     private readonly List<ConsumeResult<byte[], byte[]>> _pending = [];
+    private readonly Dictionary<(string Topic, int Partition), long> _auditNextOffsets = [];
+
+    // Positions stored per track when the partitions were (re)assigned; records below them are already in that track.
+    private readonly Dictionary<(string Topic, int Partition), long> _stateStored = [];
+    private readonly Dictionary<(string Topic, int Partition), long> _auditStored = [];
+    private Task _audit = Task.CompletedTask;
 
     public ViewsSink(ViewsSinkOptions options, string bootstrapServers, NpgsqlDataSource dataSource, EventDecoder decoder, ILogger logger)
     {
@@ -53,17 +63,21 @@ public sealed partial class ViewsSink
     /// <summary>Total records written by this instance.</summary>
     public long RecordsWritten { get; private set; }
 
+    /// <summary>Transactions committed by this instance.</summary>
+    public long BatchesWritten { get; private set; }
+
     /// <summary>Runs as a member of the consumer group until <paramref name="ct"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
         var config = KafkaDefaults.Consumer(_bootstrap, _options.GroupId, "views-sink");
         config.SessionTimeoutMs = _options.SessionTimeoutMs;
         config.HeartbeatIntervalMs = Math.Max(100, _options.SessionTimeoutMs / 6);
+        config.FetchWaitMaxMs = _options.FetchWaitMaxMs;
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config)
             .SetPartitionsAssignedHandler((_, partitions) => Seek(partitions, ct))
-            // Whatever was polled for a partition about to leave is written now, while it is still ours.
-            .SetPartitionsRevokedHandler((_, _) => FlushAsync(ct).GetAwaiter().GetResult())
-            .SetPartitionsLostHandler((_, _) => FlushAsync(ct).GetAwaiter().GetResult())
+            // Whatever was polled for a partition about to leave is written now, in both tracks, while it is still ours.
+            .SetPartitionsRevokedHandler((_, _) => FlushAndDrainAsync(ct).GetAwaiter().GetResult())
+            .SetPartitionsLostHandler((_, _) => FlushAndDrainAsync(ct).GetAwaiter().GetResult())
             .Build();
         consumer.Subscribe(_kinds.Keys);
         LogStarted(_logger, _options.Schema, string.Join(", ", _kinds.Keys));
@@ -76,6 +90,7 @@ public sealed partial class ViewsSink
         }
         finally
         {
+            await DrainAuditQuietlyAsync();
             consumer.Close();
         }
     }
@@ -86,13 +101,13 @@ public sealed partial class ViewsSink
     {
         ArgumentNullException.ThrowIfNull(endOffsets);
         var config = KafkaDefaults.Consumer(_bootstrap, $"{_options.GroupId}-bounded-{Guid.NewGuid():N}", "views-replay");
+        config.FetchWaitMaxMs = _options.FetchWaitMaxMs;
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
-        var stored = await _writer.ReadOffsetsAsync(_kinds.Keys, ct);
+        await LoadStoredAsync(_kinds.Keys, ct);
         var open = endOffsets
-            .Where(e => e.Value > stored.GetValueOrDefault((e.Key.Topic, e.Key.Partition.Value), 0))
+            .Where(e => e.Value > StartOf(e.Key))
             .ToDictionary(e => e.Key, e => e.Value);
-        consumer.Assign(open.Keys.Select(tp =>
-            new TopicPartitionOffset(tp, stored.TryGetValue((tp.Topic, tp.Partition.Value), out var next) ? new Offset(next) : Offset.Beginning)));
+        consumer.Assign(open.Keys.Select(tp => new TopicPartitionOffset(tp, new Offset(StartOf(tp)))));
         try
         {
             while (open.Count > 0)
@@ -109,20 +124,46 @@ public sealed partial class ViewsSink
                     }
                 }
             }
+
+            await DrainAuditAsync();
         }
         finally
         {
+            await DrainAuditQuietlyAsync();
             consumer.Close();
         }
     }
 
     private List<TopicPartitionOffset> Seek(List<TopicPartition> partitions, CancellationToken ct)
     {
-        var stored = _writer.ReadOffsetsAsync(partitions.Select(p => p.Topic).Distinct(), ct).GetAwaiter().GetResult();
-        LogAssigned(_logger, partitions.Count, stored.Count);
-        return partitions.Select(tp => stored.TryGetValue((tp.Topic, tp.Partition.Value), out var next)
-            ? new TopicPartitionOffset(tp, new Offset(next))
-            : new TopicPartitionOffset(tp, Offset.Beginning)).ToList();
+        LoadStoredAsync(partitions.Select(p => p.Topic).Distinct(), ct).GetAwaiter().GetResult();
+        LogAssigned(_logger, partitions.Count, _stateStored.Count);
+        return partitions.Select(tp => new TopicPartitionOffset(tp, new Offset(StartOf(tp)))).ToList();
+    }
+
+    /// <summary>Reads both tracks' stored positions (after any audit write in flight has finished).</summary>
+    private async Task LoadStoredAsync(IEnumerable<string> topics, CancellationToken ct)
+    {
+        await DrainAuditAsync();
+        var list = topics.ToList();
+        _stateStored.Clear();
+        _auditStored.Clear();
+        foreach (var (key, next) in await _writer.ReadOffsetsAsync(list, ct))
+        {
+            _stateStored[key] = next;
+        }
+
+        foreach (var (key, next) in await _writer.ReadOffsetsAsync(list, _writer.AuditConsumer, ct))
+        {
+            _auditStored[key] = next;
+        }
+    }
+
+    /// <summary>Where reading resumes: the lower of the two tracks' positions (0 when a track has none).</summary>
+    private long StartOf(TopicPartition tp)
+    {
+        var key = (tp.Topic, tp.Partition.Value);
+        return Math.Min(_stateStored.GetValueOrDefault(key), _auditStored.GetValueOrDefault(key));
     }
 
     private async Task PollBatchAsync(IConsumer<byte[], byte[]> consumer, CancellationToken ct)
@@ -137,16 +178,16 @@ public sealed partial class ViewsSink
         var clock = Stopwatch.StartNew();
         while (_pending.Count < _options.MaxBatch)
         {
-            var remaining = _options.MaxBatchWaitMs - clock.ElapsedMilliseconds;
-            if (remaining <= 0)
-            {
-                break;
-            }
-
-            var next = consumer.Consume(TimeSpan.FromMilliseconds(remaining));
+            // What the client has already fetched joins the batch at once; the linger only bounds waiting for more.
+            var next = consumer.Consume(TimeSpan.Zero);
             if (next is null)
             {
-                break;
+                var remaining = _options.MaxBatchWaitMs - clock.ElapsedMilliseconds;
+                next = remaining > 0 ? consumer.Consume(TimeSpan.FromMilliseconds(remaining)) : null;
+                if (next is null)
+                {
+                    break;
+                }
             }
 
             _pending.Add(next);
@@ -163,14 +204,18 @@ public sealed partial class ViewsSink
         }
 
         _batch.Clear();
+        _auditNextOffsets.Clear();
         foreach (var result in _pending)
         {
             await AddAsync(result);
         }
 
-        using (BatchSeconds.NewTimer())
+        if (_batch.RecordCount > 0)
         {
-            await _writer.WriteAsync(_batch, ct);
+            using (BatchSeconds.NewTimer())
+            {
+                await _writer.WriteAsync(_batch, ct);
+            }
         }
 
         foreach (var group in _pending.GroupBy(r => r.Topic, StringComparer.Ordinal))
@@ -178,9 +223,49 @@ public sealed partial class ViewsSink
             Records.WithLabels(group.Key).Inc(group.Count());
         }
 
-        RecordsWritten += _pending.Count;
+        // The audit rows follow their batch's view rows: awaiting the previous audit write bounds the pipeline to one
+        // in flight and surfaces its failure here, on the loop, which stops the sink.
+        await _audit;
+        if (_auditNextOffsets.Count > 0)
+        {
+            var events = _batch.Events.Values.ToList();
+            var next = new Dictionary<(string Topic, int Partition), long>(_auditNextOffsets);
+            // Not cancelled by a stop: one bounded write, and letting it finish leaves both tracks at the same position
+            // after a clean shutdown.
+            _audit = Task.Run(() => _writer.WriteAuditAsync(events, next, CancellationToken.None), CancellationToken.None);
+        }
+
+        RecordsWritten += _batch.RecordCount;
+        BatchesWritten++;
         LogBatch(_logger, _pending.Count, RecordsWritten);
         _pending.Clear();
+    }
+
+    private async Task FlushAndDrainAsync(CancellationToken ct)
+    {
+        await FlushAsync(ct);
+        await DrainAuditAsync();
+    }
+
+    private async Task DrainAuditAsync()
+    {
+        var audit = _audit;
+        _audit = Task.CompletedTask;
+        await audit;
+    }
+
+    /// <summary>On the way out (the loop is already failing or stopping): let the audit write in flight finish; if it
+    /// fails, its rows and offsets rolled back together and are redone from the stored position on the next start.</summary>
+    private async Task DrainAuditQuietlyAsync()
+    {
+        try
+        {
+            await DrainAuditAsync();
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            LogAuditLost(_logger, e.Message);
+        }
     }
 
     private async Task AddAsync(ConsumeResult<byte[], byte[]> result)
@@ -188,8 +273,27 @@ public sealed partial class ViewsSink
         var topic = result.Topic;
         var partition = result.Partition.Value;
         var offset = result.Offset.Value;
+        var key = (topic, partition);
+        // After a crash between the two tracks' commits, the records in between are re-read for one track only.
+        var state = offset >= _stateStored.GetValueOrDefault(key);
+        var audit = offset >= _auditStored.GetValueOrDefault(key);
+        if (audit)
+        {
+            _auditNextOffsets[key] = Math.Max(_auditNextOffsets.GetValueOrDefault(key), offset + 1);
+        }
+
+        if (!state)
+        {
+            if (audit)
+            {
+                await AddAuditOnlyAsync(result);
+            }
+
+            return;
+        }
+
         _batch.RecordCount++;
-        _batch.NextOffsets[(topic, partition)] = Math.Max(_batch.NextOffsets.GetValueOrDefault((topic, partition)), offset + 1);
+        _batch.NextOffsets[key] = Math.Max(_batch.NextOffsets.GetValueOrDefault(key), offset + 1);
         var kind = _kinds[topic];
         ISpecificRecord value;
         try
@@ -201,7 +305,15 @@ public sealed partial class ViewsSink
 
             value = await _decoder.DecodeAsync(kind, topic, bytes);
             // Projector handlers throw (unknown body type) before adding any row, so a rejected record leaves none.
-            Projector.Apply(_batch, topic, partition, offset, value);
+            _batch.IndexEvents = audit;
+            try
+            {
+                Projector.Apply(_batch, topic, partition, offset, value);
+            }
+            finally
+            {
+                _batch.IndexEvents = true;
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -219,6 +331,29 @@ public sealed partial class ViewsSink
         }
     }
 
+    /// <summary>A record the state track already holds: only its audit index row (if it decodes; the state track kept
+    /// the reject).</summary>
+    private async Task AddAuditOnlyAsync(ConsumeResult<byte[], byte[]> result)
+    {
+        try
+        {
+            if (result.Message.Value is { Length: > 0 } bytes)
+            {
+                _auditOnly.Clear();
+                Projector.Apply(_auditOnly, result.Topic, result.Partition.Value, result.Offset.Value,
+                    await _decoder.DecodeAsync(_kinds[result.Topic], result.Topic, bytes));
+                foreach (var (id, row) in _auditOnly.Events)
+                {
+                    ViewBatch.KeepFirst(_batch.Events, id, row);
+                }
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogRejected(_logger, result.Topic, result.Partition.Value, result.Offset.Value, e.Message);
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Views sink started: schema {Schema}, topics {Topics}")]
     private static partial void LogStarted(ILogger logger, string schema, string topics);
 
@@ -227,6 +362,9 @@ public sealed partial class ViewsSink
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Views batch of {Count} records written ({Total} in total)")]
     private static partial void LogBatch(ILogger logger, int count, long total);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Views sink: last audit index write failed while stopping ({Reason}); it is redone on the next start")]
+    private static partial void LogAuditLost(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Views sink rejected {Topic}/{Partition}@{Offset}: {Reason}")]
     private static partial void LogRejected(ILogger logger, string topic, int partition, long offset, string reason);

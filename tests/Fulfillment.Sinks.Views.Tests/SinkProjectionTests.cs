@@ -48,7 +48,8 @@ public sealed class SinkProjectionTests(SinkEnvironment env)
         (await db.QuerySingleAsync<(int, string)>($"SELECT attempts, outcome FROM {s}.channel_pushes WHERE push_id = 's-1'")).ShouldBe((2, "Pushed"));
         (await db.QuerySingleAsync<(int, int)>($"SELECT on_hand, available FROM {s}.stock_levels WHERE sku = 'SKU-1'")).ShouldBe((8, 8));
         (await db.QuerySingleAsync<long>($"SELECT count(*) FROM {s}.location_daily WHERE location_id = 'WH1' AND fill_rate = 1 AND split_rate = 1")).ShouldBe(1);
-        (await db.QueryAsync<(string, int, long)>($"SELECT topic, partition, next_offset FROM {s}.sink_offsets")).Sum(o => o.Item3).ShouldBe(9);
+        (await db.QueryAsync<(string, int, long)>($"SELECT topic, partition, next_offset FROM {s}.sink_offsets WHERE consumer = 'views-sink'")).Sum(o => o.Item3).ShouldBe(9);
+        (await db.QueryAsync<(string, int, long)>($"SELECT topic, partition, next_offset FROM {s}.sink_offsets WHERE consumer = 'views-sink.audit'")).Sum(o => o.Item3).ShouldBe(9);
     }
 
     [Fact]
@@ -99,7 +100,41 @@ public sealed class SinkProjectionTests(SinkEnvironment env)
         reject.Offset.ShouldBe(0);
         reject.Error.ShouldNotBeNullOrWhiteSpace();
         (await db.QuerySingleAsync<string>($"SELECT status FROM {options.Schema}.orders WHERE order_id = 'o-3'")).ShouldBe("open");
-        (await db.QuerySingleAsync<long>($"SELECT next_offset FROM {options.Schema}.sink_offsets WHERE topic = @t", new { t = topics.Orders })).ShouldBe(2);
+        (await db.QuerySingleAsync<long>($"SELECT next_offset FROM {options.Schema}.sink_offsets WHERE topic = @t AND consumer = 'views-sink'", new { t = topics.Orders })).ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task Sink_AuditTrackBehindStateTrack_ReReadsForTheAuditIndexOnly()
+    {
+        var topics = env.CreateTopics(partitions: 1);
+        using (var p = env.Producer())
+        {
+            await p.SendAsync(topics.Orders, Pool, Ev.Placed(Pool, Ev.Order("o-5", ("l1", "SKU-1", 2)), Ev.T0));
+            await p.SendAsync(topics.Allocations, Pool, Ev.Allocated(Pool, "o-5", Ev.T0.AddSeconds(1), ("l1", "SKU-1", "WH1", 2)));
+            await p.SendAsync(topics.Orders, Pool, Ev.Cancelled(Pool, "o-5", Ev.T0.AddSeconds(2)));
+            p.Flush();
+        }
+
+        var options = SinkEnvironment.Options(topics);
+        await env.RunToEndAsync(options);
+        var clean = SinkEnvironment.Options(topics);
+        await env.RunToEndAsync(clean);
+        // A crash after the view rows' commit and before the audit index's: the audit track is behind on the orders topic.
+        await using (var db = await env.DataSource.OpenConnectionAsync())
+        {
+            await db.ExecuteAsync($"DELETE FROM {options.Schema}.events WHERE topic = @t", new { t = topics.Orders });
+            await db.ExecuteAsync($"UPDATE {options.Schema}.sink_offsets SET next_offset = 0 WHERE consumer = 'views-sink.audit' AND topic = @t", new { t = topics.Orders });
+            await db.ExecuteAsync($"UPDATE {options.Schema}.orders SET sunk_at = 'epoch' WHERE order_id = 'o-5'");
+        }
+
+        var restarted = await env.RunToEndAsync(options);
+
+        restarted.RecordsWritten.ShouldBe(0, "no record goes to the view rows twice");
+        await using var check = await env.DataSource.OpenConnectionAsync();
+        (await ViewDiff.CompareAsync(check, options.Schema, clean.Schema)).ShouldBeEmpty();
+        (await check.QuerySingleAsync<long>($"SELECT count(*) FROM {options.Schema}.events WHERE topic = @t", new { t = topics.Orders })).ShouldBe(2);
+        (await check.QuerySingleAsync<DateTime>($"SELECT sunk_at FROM {options.Schema}.orders WHERE order_id = 'o-5'")).ShouldBe(DateTime.UnixEpoch);
+        (await check.QuerySingleAsync<long>($"SELECT next_offset FROM {options.Schema}.sink_offsets WHERE consumer = 'views-sink.audit' AND topic = @t", new { t = topics.Orders })).ShouldBe(2);
     }
 
     [Fact]
@@ -136,7 +171,8 @@ public sealed class SinkProjectionTests(SinkEnvironment env)
         await env.MigrateAsync(schema);
 
         await using var db = await env.DataSource.OpenConnectionAsync();
-        (await db.QueryAsync<string>($"SELECT name FROM {schema}.schema_migrations")).ShouldBe(["001_views.sql"]);
+        (await db.QueryAsync<string>($"SELECT name FROM {schema}.schema_migrations ORDER BY name"))
+            .ShouldBe(["001_views.sql", "002_drop_events_causation.sql", "003_audit_track_offsets.sql"]);
         (await db.QuerySingleAsync<long>("SELECT count(*) FROM information_schema.tables WHERE table_schema = @schema AND table_name = 'orders'", new { schema })).ShouldBe(1);
     }
 

@@ -78,10 +78,15 @@ public static class Projector
         _ => DateTime.SpecifyKind(value, DateTimeKind.Utc),
     };
 
-    private static void Index(ViewBatch batch, string topic, string kind, EventMetadata m, object summary) =>
-        ViewBatch.KeepFirst(batch.Events, m.event_id, new EventRow(
-            m.event_id, topic, kind, m.pool_id, m.correlation_id, m.causation_id, m.source_system, m.source_id,
-            Utc(m.occurred_at), Utc(m.recorded_at), JsonSerializer.Serialize(summary, Json)));
+    private static void Index(ViewBatch batch, string topic, string kind, EventMetadata m, object summary)
+    {
+        if (batch.IndexEvents)
+        {
+            ViewBatch.KeepFirst(batch.Events, m.event_id, new EventRow(
+                m.event_id, topic, kind, m.pool_id, m.correlation_id, m.causation_id, m.source_system, m.source_id,
+                Utc(m.occurred_at), Utc(m.recorded_at), JsonSerializer.Serialize(summary, Json)));
+        }
+    }
 
     private static void ApplyOrder(ViewBatch batch, string topic, OrderEvent e)
     {

@@ -3,7 +3,8 @@ namespace Fulfillment.Sinks.Views.Projection;
 /// <summary>
 /// The rows one poll batch adds or changes, already reduced the way the database reduces them (latest version wins,
 /// facts keyed by event id are kept once), so a batch writes each key at most once per table. Filled by
-/// <see cref="Projector"/>, written by <see cref="ViewWriter"/> in one transaction together with the offsets.
+/// <see cref="Projector"/>, written by <see cref="ViewWriter"/>: the view rows with <see cref="NextOffsets"/> in one
+/// transaction, the audit index (<see cref="Events"/>) in the audit track's.
 /// </summary>
 public sealed class ViewBatch
 {
@@ -58,6 +59,10 @@ public sealed class ViewBatch
     /// <summary>Records in the batch (including rejected ones).</summary>
     public int RecordCount { get; set; }
 
+    /// <summary>Whether <see cref="Projector"/> adds audit index rows (<see cref="Events"/>); off while re-reading records
+    /// the audit track already holds.</summary>
+    public bool IndexEvents { get; set; } = true;
+
     public void Clear()
     {
         Events.Clear();
@@ -84,6 +89,7 @@ public sealed class ViewBatch
         TouchedOrders.Clear();
         NextOffsets.Clear();
         RecordCount = 0;
+        IndexEvents = true;
     }
 
     /// <summary>Keeps the row with the greater version in <paramref name="map"/>.</summary>

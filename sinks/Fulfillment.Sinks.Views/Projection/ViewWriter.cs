@@ -4,24 +4,41 @@ using Npgsql;
 namespace Fulfillment.Sinks.Views.Projection;
 
 /// <summary>
-/// Writes a <see cref="ViewBatch"/> and the offsets it consumed in one transaction: the views are exactly-once with
-/// respect to the topics (a crash before commit leaves neither rows nor offsets; after commit both). Every statement is
-/// idempotent (facts: ON CONFLICT DO NOTHING; states: update only when the incoming version is newer), so re-reading
-/// records after a broker re-seed or a replay changes nothing.
+/// Writes the views in two tracks, each exactly-once with respect to the topics because each stores the offsets it
+/// consumed in the same transaction as its rows (a crash before commit leaves neither; after commit both):
+/// <list type="bullet">
+/// <item>the state track (<see cref="WriteAsync"/>, offsets under the consumer name): every view row — orders, stock,
+/// allocations, shipments, pushes, transfers, operator state, rejects, the durable archive;</item>
+/// <item>the audit track (<see cref="WriteAuditAsync"/>, offsets under <see cref="AuditConsumer"/>): the <c>events</c>
+/// index the audit timeline reads. It is the largest insert of a batch and nothing in the state track reads it, so the
+/// sink commits it in its own, later transaction, and a stock-level change becomes visible without waiting for it.</item>
+/// </list>
+/// Every statement is idempotent (facts: ON CONFLICT DO NOTHING; states: update only when the incoming version is newer),
+/// so re-reading records after a broker re-seed or a replay changes nothing.
 /// </summary>
 public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, string consumer)
 {
+    /// <summary>Suffix of the audit track's consumer name in <c>sink_offsets</c>.</summary>
+    public const string AuditSuffix = ".audit";
+
     private readonly string _schema = SchemaMigrator.CheckSchemaName(schema);
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
-    /// <summary>Next offsets stored for <paramref name="topics"/> by this consumer.</summary>
-    public async Task<Dictionary<(string Topic, int Partition), long>> ReadOffsetsAsync(IEnumerable<string> topics, CancellationToken ct)
+    /// <summary>Name under which the audit track stores its offsets.</summary>
+    public string AuditConsumer => consumer + AuditSuffix;
+
+    /// <summary>Next offsets stored for <paramref name="topics"/> by the state track.</summary>
+    public Task<Dictionary<(string Topic, int Partition), long>> ReadOffsetsAsync(IEnumerable<string> topics, CancellationToken ct) =>
+        ReadOffsetsAsync(topics, consumer, ct);
+
+    /// <summary>Next offsets stored for <paramref name="topics"/> under <paramref name="consumerName"/> (a track).</summary>
+    public async Task<Dictionary<(string Topic, int Partition), long>> ReadOffsetsAsync(IEnumerable<string> topics, string consumerName, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var command = new NpgsqlCommand(
             $"SELECT topic, partition, next_offset FROM {_schema}.sink_offsets WHERE consumer = @c AND topic = ANY(@t)", connection);
-        command.Parameters.AddWithValue("c", consumer);
+        command.Parameters.AddWithValue("c", consumerName);
         command.Parameters.AddWithValue("t", topics.ToArray());
         var result = new Dictionary<(string, int), long>();
         await using var reader = await command.ExecuteReaderAsync(ct);
@@ -33,15 +50,13 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
         return result;
     }
 
-    /// <summary>Writes the batch and its offsets atomically.</summary>
+    /// <summary>State track: writes every view row of the batch except the audit index (<see cref="ViewBatch.Events"/>)
+    /// and <see cref="ViewBatch.NextOffsets"/>, atomically.</summary>
     public async Task WriteAsync(ViewBatch batch, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(batch);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        await Exec(new NpgsqlCommand($"SET LOCAL search_path TO {_schema}", connection, tx), ct);
-
-        await WriteEventsAsync(connection, tx, batch, ct);
+        await using var tx = await BeginAsync(connection, ct);
         await WriteOrdersAsync(connection, tx, batch, ct);
         await WriteAllocationsAsync(connection, tx, batch, ct);
         await WriteShipmentsAsync(connection, tx, batch, ct);
@@ -51,15 +66,39 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
         await WriteOperatorStateAsync(connection, tx, batch, ct);
         await WriteArchiveAsync(connection, tx, batch, ct);
         await RefreshOrderStatusAsync(connection, tx, batch, ct);
-        await WriteOffsetsAsync(connection, tx, batch, ct);
+        await WriteOffsetsAsync(connection, tx, consumer, batch.NextOffsets, ct);
 
         await tx.CommitAsync(ct);
+    }
+
+    /// <summary>Audit track: writes audit index rows and the offsets they were read up to, atomically.</summary>
+    public async Task WriteAuditAsync(IReadOnlyCollection<EventRow> events, IReadOnlyDictionary<(string Topic, int Partition), long> nextOffsets, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        ArgumentNullException.ThrowIfNull(nextOffsets);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await BeginAsync(connection, ct);
+        await WriteEventsAsync(connection, tx, events, ct);
+        await WriteOffsetsAsync(connection, tx, AuditConsumer, nextOffsets, ct);
+        await tx.CommitAsync(ct);
+    }
+
+    private async Task<NpgsqlTransaction> BeginAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        var tx = await connection.BeginTransactionAsync(ct);
+        await using var path = new NpgsqlCommand($"SET LOCAL search_path TO {_schema}", connection, tx);
+        await path.ExecuteNonQueryAsync(ct);
+        return tx;
     }
 
     private static async Task Exec(NpgsqlCommand command, CancellationToken ct)
     {
         await using (command)
         {
+            // Each table's statement text is the same every batch (rows travel as array parameters), and Npgsql keeps a
+            // prepared statement per physical connection across pool returns: parse and plan happen once, not per batch.
+            // Postgres re-parses it when search_path differs (replay's schema on the same connection).
+            await command.PrepareAsync(ct);
             await command.ExecuteNonQueryAsync(ct);
         }
     }
@@ -69,6 +108,7 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
         var ids = new HashSet<string>(StringComparer.Ordinal);
         await using (command)
         {
+            await command.PrepareAsync(ct);
             await using var reader = await command.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
@@ -79,11 +119,11 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
         return ids;
     }
 
-    private static Task Insert<T>(NpgsqlConnection c, NpgsqlTransaction tx, string table, ICollection<T> rows, Col<T>[] cols, string tail, CancellationToken ct) =>
+    private static Task Insert<T>(NpgsqlConnection c, NpgsqlTransaction tx, string table, IReadOnlyCollection<T> rows, Col<T>[] cols, string tail, CancellationToken ct) =>
         rows.Count == 0 ? Task.CompletedTask : Exec(Bulk.Insert(c, tx, table, rows.ToList(), cols, tail), ct);
 
-    private static Task WriteEventsAsync(NpgsqlConnection c, NpgsqlTransaction tx, ViewBatch b, CancellationToken ct) =>
-        Insert(c, tx, "events", b.Events.Values, [
+    private static Task WriteEventsAsync(NpgsqlConnection c, NpgsqlTransaction tx, IReadOnlyCollection<EventRow> events, CancellationToken ct) =>
+        Insert(c, tx, "events", events, [
             new("event_id", ColType.Text, r => r.EventId),
             new("topic", ColType.Text, r => r.Topic),
             new("kind", ColType.Text, r => r.Kind),
@@ -540,11 +580,13 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
         WHERE o.order_id = c.order_id AND (o.status, o.sync_state) IS DISTINCT FROM (c.status, c.sync_state)
         """;
 
-    private Task WriteOffsetsAsync(NpgsqlConnection c, NpgsqlTransaction tx, ViewBatch b, CancellationToken ct) =>
-        Insert(c, tx, "sink_offsets", b.NextOffsets.Select(kv => (kv.Key.Topic, kv.Key.Partition, Next: kv.Value)).ToList(), [
-            new("consumer", ColType.Text, _ => consumer),
+    private static Task WriteOffsetsAsync(
+        NpgsqlConnection c, NpgsqlTransaction tx, string consumerName, IReadOnlyDictionary<(string Topic, int Partition), long> next, CancellationToken ct) =>
+        Insert(c, tx, "sink_offsets", next.Select(kv => (kv.Key.Topic, kv.Key.Partition, Next: kv.Value)).ToList(), [
+            new("consumer", ColType.Text, _ => consumerName),
             new("topic", ColType.Text, r => r.Topic),
             new("partition", ColType.Int, r => r.Partition),
             new("next_offset", ColType.Long, r => r.Next),
         ], "ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = GREATEST(sink_offsets.next_offset, excluded.next_offset)", ct);
 }
+

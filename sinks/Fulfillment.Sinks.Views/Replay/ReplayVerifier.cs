@@ -55,13 +55,17 @@ public static class ReplayVerifier
                 await using var connection = await dataSource.OpenConnectionAsync(ct);
                 // One snapshot for reading the live positions and diffing: the live sink may keep writing meanwhile.
                 await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
-                var now = (await connection.QueryAsync<(string Topic, int Partition, long Next)>(new CommandDefinition(
+                async Task<Dictionary<(string, int), long>> LiveOffsets(string consumer) =>
+                    (await connection.QueryAsync<(string Topic, int Partition, long Next)>(new CommandDefinition(
                         $"SELECT topic, partition, next_offset FROM {live.Schema}.sink_offsets WHERE consumer = @c AND topic = ANY(@t)",
-                        new { c = live.Consumer, t = topics.ToArray() }, tx, cancellationToken: ct)))
+                        new { c = consumer, t = topics.ToArray() }, tx, cancellationToken: ct)))
                     .ToDictionary(r => (r.Topic, r.Partition), r => r.Next);
-                if (SameOffsets(now, targets) || round == MaxRounds)
+                var now = await LiveOffsets(live.Consumer);
+                // The live audit index commits just after the view rows; diff only once it has reached the same positions.
+                var settled = SameOffsets(now, targets) && SameOffsets(await LiveOffsets(liveWriter.AuditConsumer), targets);
+                if (settled || round == MaxRounds)
                 {
-                    var differences = SameOffsets(now, targets)
+                    var differences = settled
                         ? await ViewDiff.CompareAsync(connection, live.Schema, replaySchema, tx: tx, ct: ct)
                         : throw new InvalidOperationException(
                             $"The live views kept moving for {MaxRounds} rounds; stop the producers (or the stack's traffic) and verify again.");
