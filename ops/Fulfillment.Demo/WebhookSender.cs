@@ -73,13 +73,20 @@ public sealed class WebhookSender : IDisposable
         return result;
     }
 
+    /// <summary>The answer's <c>status</c> field; an answer without one (a 503 "retry") is named by its <c>error</c>.</summary>
     private static string OutcomeOf(byte[] body)
     {
         try
         {
             using var doc = JsonDocument.Parse(body);
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String
-                ? s.GetString() ?? "?"
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return "?";
+            }
+
+            return root.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() ?? "?"
+                : root.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() ?? "?"
                 : "?";
         }
         catch (JsonException)
