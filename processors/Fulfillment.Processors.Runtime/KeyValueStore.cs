@@ -20,14 +20,20 @@ public interface IKeyValueStore<TKey, TValue>
 }
 
 /// <summary>The byte-level store of one task: per-record writes (rolled back if the handler throws) over the writes
-/// since the last commit (deduplicated per key) over the task's durable storage.</summary>
+/// since the last commit (deduplicated per key) over the writes of a commit still in flight over the task's durable
+/// storage.</summary>
 internal sealed class StoreCache(int index, ITaskStorageAccessor storage)
 {
     private readonly Dictionary<byte[], byte[]?> _pending = new(ByteArrayComparer.Instance);
 
     public int Index { get; } = index;
 
-    public Dictionary<byte[], byte[]?> Dirty { get; } = new(ByteArrayComparer.Instance);
+    /// <summary>Writes accepted since the last commit was prepared.</summary>
+    public Dictionary<byte[], byte[]?> Dirty { get; private set; } = new(ByteArrayComparer.Instance);
+
+    /// <summary>Writes of a prepared commit that storage does not hold yet (the commit is still making its changelog
+    /// records and local write durable); reads see them until the commit completes.</summary>
+    public Dictionary<byte[], byte[]?>? Committing { get; private set; }
 
     public byte[]? Get(byte[] key)
     {
@@ -39,6 +45,11 @@ internal sealed class StoreCache(int index, ITaskStorageAccessor storage)
         if (Dirty.TryGetValue(key, out var dirty))
         {
             return dirty;
+        }
+
+        if (Committing is { } committing && committing.TryGetValue(key, out var inFlight))
+        {
+            return inFlight;
         }
 
         return storage.Storage.Get(Index, key);
@@ -54,14 +65,17 @@ internal sealed class StoreCache(int index, ITaskStorageAccessor storage)
             merged[key] = value;
         }
 
-        foreach (var (key, value) in Dirty)
+        foreach (var layer in (ReadOnlySpan<Dictionary<byte[], byte[]?>?>)[Committing, Dirty, _pending])
         {
-            merged[key] = value;
-        }
+            if (layer is null)
+            {
+                continue;
+            }
 
-        foreach (var (key, value) in _pending)
-        {
-            merged[key] = value;
+            foreach (var (key, value) in layer)
+            {
+                merged[key] = value;
+            }
         }
 
         return [.. merged.Where(p => p.Value is not null).Select(p => new KeyValuePair<byte[], byte[]>(p.Key, p.Value!))];
@@ -79,7 +93,37 @@ internal sealed class StoreCache(int index, ITaskStorageAccessor storage)
 
     public void RejectPending() => _pending.Clear();
 
-    public IReadOnlyList<StoreWrite> DirtyWrites() => [.. Dirty.Select(p => new StoreWrite(p.Key, p.Value))];
+    /// <summary>Moves the writes since the last commit into the in-flight layer and returns them. Only one commit may be
+    /// in flight: the previous one must have completed.</summary>
+    public IReadOnlyList<StoreWrite> BeginCommit()
+    {
+        if (Committing is not null)
+        {
+            throw new InvalidOperationException("A commit is already in flight for this store.");
+        }
+
+        var writes = new StoreWrite[Dirty.Count];
+        var i = 0;
+        foreach (var (key, value) in Dirty)
+        {
+            writes[i++] = new StoreWrite(key, value);
+        }
+
+        Committing = Dirty;
+        Dirty = new Dictionary<byte[], byte[]?>(ByteArrayComparer.Instance);
+        return writes;
+    }
+
+    /// <summary>The in-flight commit is in storage now: reads go there.</summary>
+    public void EndCommit() => Committing = null;
+
+    /// <summary>Forgets every write not in storage (after a restore, a rebuild or a dropped commit).</summary>
+    public void Reset()
+    {
+        _pending.Clear();
+        Dirty.Clear();
+        Committing = null;
+    }
 }
 
 /// <summary>Lets a store cache follow the task's storage when it is replaced (wipe/rebuild).</summary>

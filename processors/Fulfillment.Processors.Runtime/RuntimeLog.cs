@@ -48,4 +48,7 @@ internal static partial class RuntimeLog
 
     [LoggerMessage(15, LogLevel.Warning, "Waiting for the producer to deliver {Count} records")]
     public static partial void FlushSlow(ILogger logger, int count);
+
+    [LoggerMessage(16, LogLevel.Warning, "Writing a commit to local state failed while its tasks were closing; they restore from the changelog")]
+    public static partial void LocalWriteFailed(ILogger logger, Exception error);
 }

@@ -99,8 +99,7 @@ internal sealed class StreamTask : ITaskStorageAccessor, IDisposable
 
         foreach (var cache in _caches)
         {
-            cache.Dirty.Clear();
-            cache.RejectPending();
+            cache.Reset();
         }
 
         _uncommitted = false;
@@ -302,7 +301,9 @@ internal sealed class StreamTask : ITaskStorageAccessor, IDisposable
     /// <summary>The last dead-lettered record (for the host's logs).</summary>
     public (RawRecord Record, string Reason, Exception Error)? LastDeadLetter { get; set; }
 
-    /// <summary>Snapshot of what a commit must make durable. The caches stay readable until <see cref="CompleteCommit"/>.</summary>
+    /// <summary>Seals what a commit must make durable: the writes since the last commit move to the stores' in-flight
+    /// layer (still readable) and records processed from now on belong to the next commit. Complete it with
+    /// <see cref="WriteLocal"/> then <see cref="EndCommit"/> (or <see cref="CompleteCommit"/>).</summary>
     public CommitBatch PrepareCommit()
     {
         var checkpoint = new TaskCheckpoint(
@@ -310,21 +311,40 @@ internal sealed class StreamTask : ITaskStorageAccessor, IDisposable
             Storage.ReadCheckpoint()?.ChangelogPositions ?? new Dictionary<string, long>(),
             StreamTimeMs,
             CommitSequence + 1);
-        return new CommitBatch(Partition, Guid.NewGuid(), CommitSequence + 1, [.. _caches.Select(c => c.DirtyWrites())], checkpoint);
-    }
-
-    /// <summary>Makes the batch durable locally (one atomic write) once its outputs and changelog records are on the broker.</summary>
-    public void CompleteCommit(CommitBatch batch, IReadOnlyDictionary<string, long>? changelogPositions)
-    {
-        var checkpoint = changelogPositions is null ? batch.Checkpoint : batch.Checkpoint with { ChangelogPositions = changelogPositions };
-        Storage.Write(batch.Writes, checkpoint);
-        CommitSequence = batch.Sequence;
-        foreach (var cache in _caches)
+        var writes = new IReadOnlyList<StoreWrite>[_caches.Length];
+        for (var s = 0; s < _caches.Length; s++)
         {
-            cache.Dirty.Clear();
+            writes[s] = _caches[s].BeginCommit();
         }
 
         _uncommitted = false;
+        return new CommitBatch(Partition, Guid.NewGuid(), CommitSequence + 1, writes, checkpoint);
+    }
+
+    /// <summary>Writes the batch and its checkpoint to local storage in one atomic write, once its outputs and changelog
+    /// records are on the broker. Safe on another thread while this task keeps processing: it touches only storage,
+    /// which the stores read through the in-flight layer until <see cref="EndCommit"/>.</summary>
+    public void WriteLocal(CommitBatch batch, IReadOnlyDictionary<string, long>? changelogPositions)
+    {
+        var checkpoint = changelogPositions is null ? batch.Checkpoint : batch.Checkpoint with { ChangelogPositions = changelogPositions };
+        Storage.Write(batch.Writes, checkpoint);
+    }
+
+    /// <summary>The batch is in local storage: drop the in-flight layer (processing thread).</summary>
+    public void EndCommit(CommitBatch batch)
+    {
+        CommitSequence = batch.Sequence;
+        foreach (var cache in _caches)
+        {
+            cache.EndCommit();
+        }
+    }
+
+    /// <summary>Makes the batch durable locally and ends it (the synchronous path of the test driver and of transactions).</summary>
+    public void CompleteCommit(CommitBatch batch, IReadOnlyDictionary<string, long>? changelogPositions)
+    {
+        WriteLocal(batch, changelogPositions);
+        EndCommit(batch);
     }
 
     public void Dispose() => Storage.Dispose();
