@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# End-to-end benchmark (`ops/fulfillment bench e2e`): starts a private embedded stack (its own run dir, ports shifted by
+# FULFILLMENT_BENCH_PORT_OFFSET, default 3000, so it runs beside a developer's `up`), drives signed webhooks through it
+# with the demo driver's `bench` (webhook in → allocation → Postgres view; prints RESULT name=e2e.* lines), stops it.
+# Options go to the driver: --rate N (default 5000) --duration S (default 30) --warmup S. Needs the Release build.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+run=$(mktemp -d /tmp/fulfillment-bench-e2e.XXXXXX)
+export FULFILLMENT_RUN_DIR=$run FULFILLMENT_PORT_OFFSET=${FULFILLMENT_BENCH_PORT_OFFSET:-3000}
+unset FULFILLMENT_PG_PORT FULFILLMENT_CHANNEL_API_URL
+dll=$root/ops/Fulfillment.Demo/bin/Release/net10.0/Fulfillment.Demo.dll
+[ -f "$dll" ] || { echo "bench-e2e: $dll is missing (build the solution)" >&2; exit 1; }
+
+up_pid=
+cleanup() {
+  if [ -n "$up_pid" ] && kill -0 "$up_pid" 2>/dev/null; then
+    kill -INT "$up_pid" 2>/dev/null || true
+    wait "$up_pid" 2>/dev/null || true
+  fi
+  "$root/ops/fulfillment" down >/dev/null 2>&1 || true
+  rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# `up` in the background starts with SIGINT ignored and re-executes itself with the default disposition, so the
+# SIGINT of cleanup stops it as Ctrl-C would.
+"$root/ops/fulfillment" up --no-build >"$run/up.out" 2>&1 &
+up_pid=$!
+for ((i = 0; i < 1200; i++)); do
+  grep -q '^Fulfillment.Streams is up.' "$run/up.out" 2>/dev/null && break
+  kill -0 "$up_pid" 2>/dev/null || { cat "$run/up.out" >&2; echo "bench-e2e: the stack did not start" >&2; exit 1; }
+  sleep 0.5
+done
+grep -q '^Fulfillment.Streams is up.' "$run/up.out" || { tail -20 "$run/up.out" >&2; echo "bench-e2e: the stack was not up in 10 min" >&2; exit 1; }
+echo "bench-e2e: private stack up (run dir $run, port offset $FULFILLMENT_PORT_OFFSET; load $(cut -d' ' -f1-3 /proc/loadavg))"
+
+mapfile -t hub <"$run/hub.env"
+env "${hub[@]}" dotnet "$dll" bench "$@"
