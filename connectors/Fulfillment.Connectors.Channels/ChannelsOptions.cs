@@ -42,7 +42,8 @@ public sealed class ChannelsOptions : IValidatableObject
                 yield return new ValidationResult($"{at}:PoolId is required");
             }
 
-            if (string.IsNullOrEmpty(shop.ResolveSecret()))
+            // eBay orders are polled over OAuth (ApiToken); there is no webhook whose signature a secret would check.
+            if (string.IsNullOrEmpty(shop.ResolveSecret()) && shop.Channel != Channel.Ebay)
             {
                 // The message names the variable, never a value.
                 yield return new ValidationResult(shop.SecretEnvironmentVariable is { Length: > 0 } variable

@@ -57,12 +57,13 @@ public sealed class ShopDirectory
         foreach (var shop in options.Shops)
         {
             var secret = shop.ResolveSecret();
-            if (shop.Channel is not { } channel || string.IsNullOrWhiteSpace(shop.ShopId) || string.IsNullOrWhiteSpace(shop.PoolId) || string.IsNullOrEmpty(secret))
+            if (shop.Channel is not { } channel || string.IsNullOrWhiteSpace(shop.ShopId) || string.IsNullOrWhiteSpace(shop.PoolId)
+                || (string.IsNullOrEmpty(secret) && channel != Channel.Ebay))
             {
                 throw new ArgumentException($"Invalid shop configuration: {shop}", nameof(options));
             }
 
-            _shops[(channel, Normalize(shop.ShopId))] = new ChannelShop(channel, shop.ShopId, shop.PoolId, Encoding.UTF8.GetBytes(secret), shop.AppKey, shop);
+            _shops[(channel, Normalize(shop.ShopId))] = new ChannelShop(channel, shop.ShopId, shop.PoolId, Encoding.UTF8.GetBytes(secret ?? ""), shop.AppKey, shop);
         }
 
         _catalogs = options.SkuCatalogs.ToDictionary(kv => kv.Key, kv => kv.Value.ToHashSet(StringComparer.Ordinal), StringComparer.Ordinal);

@@ -43,10 +43,12 @@ public static class WebhooksApp
         services.AddSingleton<WooCommerceReceiver>();
         services.AddSingleton<TikTokShopReceiver>();
         services.AddSingleton<AmazonReceiver>();
+        services.AddSingleton<EbayReceiver>();
         services.AddSingleton<IChannelReceiver>(sp => sp.GetRequiredService<ShopifyReceiver>());
         services.AddSingleton<IChannelReceiver>(sp => sp.GetRequiredService<WooCommerceReceiver>());
         services.AddSingleton<IChannelReceiver>(sp => sp.GetRequiredService<TikTokShopReceiver>());
         services.AddSingleton<IChannelReceiver>(sp => sp.GetRequiredService<AmazonReceiver>());
+        services.AddSingleton<IChannelReceiver>(sp => sp.GetRequiredService<EbayReceiver>());
 
         // Migrations run before anything that touches the table, and before the server takes requests.
         services.AddHostedService<MigrationService>();
@@ -62,6 +64,7 @@ public static class WebhooksApp
         services.AddSingleton<IOrderPoller>(sp => ActivatorUtilities.CreateInstance<AmazonOrdersPoller>(sp, PollClient(sp)));
         services.AddSingleton<IOrderPoller>(sp => ActivatorUtilities.CreateInstance<WooCommerceReconciliationPoller>(sp, PollClient(sp)));
         services.AddHostedService<PollerService>();
+        services.AddSingleton<IOrderPoller>(sp => ActivatorUtilities.CreateInstance<EbayOrdersPoller>(sp, PollClient(sp)));
         services.AddSingleton<IOrderFetcher>(sp => ActivatorUtilities.CreateInstance<TikTokShopOrderFetcher>(sp, PollClient(sp)));
         services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres");
 

@@ -36,6 +36,7 @@ public sealed class ConnectorStack : IAsyncLifetime
     public const string TikTokAppSecret = "tts-app-secret-5e6f7a8b";
     public const string AmazonSellerId = "A2EUQ1WTGCTBG2";
     public const string AmazonApiKey = "relay-api-key-1a2b3c4d";
+    public const string EbaySeller = "acme_outdoor";
     public const string PoolId = "pool-acme";
     public const string AmazonPoolId = "pool-acme-amazon";
 
@@ -126,6 +127,10 @@ public sealed class ConnectorStack : IAsyncLifetime
         for (var i = 0; i < KnownSkus.Length; i++)
         {
             settings[$"Channels:SkuCatalogs:{PoolId}:{i}"] = KnownSkus[i];
+            // eBay is polled only: no webhook secret.
+            ["Channels:Shops:4:Channel"] = "Ebay",
+            ["Channels:Shops:4:ShopId"] = EbaySeller,
+            ["Channels:Shops:4:PoolId"] = PoolId,
             settings[$"Channels:SkuCatalogs:{AmazonPoolId}:{i}"] = KnownSkus[i];
         }
 
