@@ -59,7 +59,7 @@ public sealed class AmazonReceiver(ShopDirectory shops) : IChannelReceiver
 
             if (shops.Find(Channel.Amazon, sellerId) is not { } shop)
             {
-                return DeliveryResult.Rejected(DeliveryStatus.UnknownShop, Source, null, deliveryId, eventType, $"seller '{sellerId}' is not configured");
+                return DeliveryResult.Rejected(DeliveryStatus.UnknownShop, Source, null, deliveryId, eventType, $"seller '{sellerId}' is not configured", sellerId);
             }
 
             if (verifySignature && !Signatures.VerifyToken(shop.Secret, apiKey))

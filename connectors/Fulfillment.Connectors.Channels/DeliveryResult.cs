@@ -27,7 +27,8 @@ public sealed record DeliveryResult(
     string? Reason,
     IReadOnlyList<OrderEvent> Events,
     string? CorrelationId = null,
-    OrderFetchRequest? Fetch = null)
+    OrderFetchRequest? Fetch = null,
+    string? ClaimedShop = null)
 {
     /// <summary>Whether the delivery counts for deduplication: only verified, understood deliveries do, so a forged or
     /// broken delivery can never shadow a genuine one with the same id.</summary>
@@ -36,8 +37,10 @@ public sealed record DeliveryResult(
     /// <summary>Whether the sender proved who it is.</summary>
     public bool SignatureVerified => Status is DeliveryStatus.Accepted or DeliveryStatus.Malformed;
 
-    public static DeliveryResult Rejected(DeliveryStatus status, string source, ChannelShop? shop, string deliveryId, string? eventType, string reason) =>
-        new(status, source, shop, deliveryId, eventType, reason, []);
+    /// <param name="claimedShop">For <see cref="DeliveryStatus.UnknownShop"/>: the shop the sender named (rate limits key on it).</param>
+    public static DeliveryResult Rejected(DeliveryStatus status, string source, ChannelShop? shop, string deliveryId, string? eventType, string reason,
+        string? claimedShop = null) =>
+        new(status, source, shop, deliveryId, eventType, reason, [], ClaimedShop: claimedShop);
 }
 
 /// <summary>A notification that names an order without carrying it (TikTok Shop): the full order must be fetched from

@@ -25,7 +25,7 @@ public sealed class ShopifyReceiver(ShopDirectory shops) : IChannelReceiver
         if (shops.Find(Channel.Shopify, domain) is not { } shop)
         {
             return DeliveryResult.Rejected(DeliveryStatus.UnknownShop, Source, null, deliveryId, topic,
-                domain is null ? "X-Shopify-Shop-Domain is missing" : $"shop '{domain}' is not configured");
+                domain is null ? "X-Shopify-Shop-Domain is missing" : $"shop '{domain}' is not configured", domain);
         }
 
         if (verifySignature && !Signatures.VerifyBase64HmacSha256(shop.Secret, delivery.Body.Span, delivery.Header("X-Shopify-Hmac-Sha256")))

@@ -52,7 +52,7 @@ public sealed class TikTokShopReceiver(ShopDirectory shops) : IChannelReceiver
 
             if (shops.Find(Channel.TikTokShop, shopId) is not { } shop)
             {
-                return DeliveryResult.Rejected(DeliveryStatus.UnknownShop, Source, null, deliveryId, eventType, $"shop '{shopId}' is not configured");
+                return DeliveryResult.Rejected(DeliveryStatus.UnknownShop, Source, null, deliveryId, eventType, $"shop '{shopId}' is not configured", shopId);
             }
 
             if (verifySignature && !Signatures.VerifyTikTok(shop.Secret, shop.AppKey ?? "", delivery.Body.Span, signature))

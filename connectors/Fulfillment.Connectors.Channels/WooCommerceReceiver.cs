@@ -26,7 +26,7 @@ public sealed partial class WooCommerceReceiver(ShopDirectory shops) : IChannelR
         var provisionalId = delivery.Header("X-WC-Webhook-Delivery-ID") is { } d ? $"delivery:{d}" : Signatures.BodyHash(delivery.Body.Span);
         if (shops.Find(Channel.WooCommerce, delivery.RouteShop) is not { } shop)
         {
-            return DeliveryResult.Rejected(DeliveryStatus.UnknownShop, Source, null, provisionalId, topic, $"shop '{delivery.RouteShop}' is not configured");
+            return DeliveryResult.Rejected(DeliveryStatus.UnknownShop, Source, null, provisionalId, topic, $"shop '{delivery.RouteShop}' is not configured", delivery.RouteShop);
         }
 
         if (delivery.Body.Length < 64 && PingBody().Match(Encoding.UTF8.GetString(delivery.Body.Span)) is { Success: true } ping)

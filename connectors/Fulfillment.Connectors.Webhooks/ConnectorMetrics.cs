@@ -16,11 +16,12 @@ internal static class ConnectorMetrics
         public const string Malformed = "malformed";
         public const string TooLarge = "too_large";
         public const string StoreFailed = "store_failed";
+        public const string RateLimited = "rate_limited";
     }
 
     public static readonly Counter Deliveries = Metrics.CreateCounter(
         "fulfillment_connector_deliveries_total",
-        "Inbound deliveries by source and outcome (accepted, duplicate, ping, unauthorized, unknown_shop, malformed, too_large, store_failed).",
+        "Inbound deliveries by source and outcome (accepted, duplicate, ping, unauthorized, unknown_shop, malformed, too_large, store_failed, rate_limited).",
         new CounterConfiguration { LabelNames = ["source", "outcome"] });
 
     public static readonly Histogram AckDuration = Metrics.CreateHistogram(

@@ -36,6 +36,23 @@ public sealed class ConnectorOptions
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan SweepAfter { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Unauthenticated deliveries (unknown shop, missing or wrong signature) stored per remote address before
+    /// the rest are answered 429 and dropped (<see cref="UnknownSenderLimiter"/>).</summary>
+    [Range(1, 1_000_000)]
+    public int UnauthenticatedPerAddressBurst { get; set; } = 100;
+
+    /// <summary>Refill of <see cref="UnauthenticatedPerAddressBurst"/>, per minute.</summary>
+    [Range(1, 600_000)]
+    public int UnauthenticatedPerAddressPerMinute { get; set; } = 60;
+
+    /// <summary>Deliveries naming the same unknown shop stored before the rest are answered 429 and dropped.</summary>
+    [Range(1, 1_000_000)]
+    public int UnknownShopBurst { get; set; } = 10;
+
+    /// <summary>Refill of <see cref="UnknownShopBurst"/>, per minute.</summary>
+    [Range(1, 600_000)]
+    public int UnknownShopPerMinute { get; set; } = 6;
+
     /// <summary>How often pollers run for shops with an API base URL (Amazon getOrders, WooCommerce reconciliation).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMinutes(5);

@@ -11,6 +11,8 @@ public enum IngestOutcome
     UnknownShop,
     Unauthorized,
     Malformed,
+    /// <summary>Unauthenticated and over its sender's budget: not stored.</summary>
+    RateLimited,
 }
 
 /// <summary>The answer to one delivery.</summary>
@@ -21,6 +23,7 @@ public sealed record IngestReply(IngestOutcome Outcome, string DeliveryId, strin
         IngestOutcome.Accepted or IngestOutcome.Duplicate or IngestOutcome.Ping => StatusCodes.Status200OK,
         IngestOutcome.UnknownShop => StatusCodes.Status404NotFound,
         IngestOutcome.Unauthorized => StatusCodes.Status401Unauthorized,
+        IngestOutcome.RateLimited => StatusCodes.Status429TooManyRequests,
         _ => StatusCodes.Status400BadRequest,
     };
 
@@ -31,6 +34,7 @@ public sealed record IngestReply(IngestOutcome Outcome, string DeliveryId, strin
         IngestOutcome.Ping => ConnectorMetrics.Outcomes.Ping,
         IngestOutcome.UnknownShop => ConnectorMetrics.Outcomes.UnknownShop,
         IngestOutcome.Unauthorized => ConnectorMetrics.Outcomes.Unauthorized,
+        IngestOutcome.RateLimited => ConnectorMetrics.Outcomes.RateLimited,
         _ => ConnectorMetrics.Outcomes.Malformed,
     };
 }
@@ -40,13 +44,28 @@ public sealed record IngestReply(IngestOutcome Outcome, string DeliveryId, strin
 /// (decision 4: nothing else happens before it is stored), then hand it to the publisher and answer. Every delivery is
 /// stored, rejected ones included (decision 7); only accepted ones are deduplicated and normalized.
 /// </summary>
-public sealed class IngestPipeline(RawDeliveryStore store, EventPublisher publisher)
+public sealed class IngestPipeline(RawDeliveryStore store, EventPublisher publisher, UnknownSenderLimiter limiter)
 {
     /// <exception cref="Npgsql.NpgsqlException">The delivery could not be stored; the sender must be told to retry.</exception>
-    public async Task<IngestReply> IngestAsync(IChannelReceiver receiver, InboundDelivery delivery, CancellationToken cancellationToken)
+    public Task<IngestReply> IngestAsync(IChannelReceiver receiver, InboundDelivery delivery, CancellationToken cancellationToken) =>
+        IngestAsync(receiver, delivery, remoteAddress: null, cancellationToken);
+
+    /// <param name="remoteAddress">The HTTP peer, for webhooks: unauthenticated deliveries are limited per address.</param>
+    /// <exception cref="Npgsql.NpgsqlException">The delivery could not be stored; the sender must be told to retry.</exception>
+    public async Task<IngestReply> IngestAsync(IChannelReceiver receiver, InboundDelivery delivery, string? remoteAddress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(receiver);
+        ArgumentNullException.ThrowIfNull(delivery);
         var result = receiver.Receive(delivery);
+        if (delivery.Transport == Schemas.Ingest.IngestTransport.Webhook
+            && result.Status is DeliveryStatus.UnknownShop or DeliveryStatus.Unauthorized
+            && !limiter.TryAcquire(remoteAddress, result.Status == DeliveryStatus.UnknownShop ? $"{receiver.Source}:{result.ClaimedShop}" : null))
+        {
+            var limited = new IngestReply(IngestOutcome.RateLimited, result.DeliveryId, "too many unauthenticated deliveries from this sender; not stored");
+            ConnectorMetrics.Deliveries.WithLabels(receiver.Source, limited.MetricOutcome).Inc();
+            return limited;
+        }
+
         var row = RawDeliveryRow.From(delivery, result);
         var stored = await store.InsertAsync(row, cancellationToken);
         if (stored)

@@ -63,7 +63,8 @@ public static partial class WebhookEndpoints
         IngestReply reply;
         try
         {
-            reply = await context.RequestServices.GetRequiredService<IngestPipeline>().IngestAsync(receiver, delivery, cancellationToken);
+            reply = await context.RequestServices.GetRequiredService<IngestPipeline>()
+                .IngestAsync(receiver, delivery, context.Connection.RemoteIpAddress?.ToString(), cancellationToken);
         }
         catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
         {
@@ -72,6 +73,11 @@ public static partial class WebhookEndpoints
             ConnectorMetrics.Deliveries.WithLabels(receiver.Source, ConnectorMetrics.Outcomes.StoreFailed).Inc();
             await WriteAsync(context, StatusCodes.Status503ServiceUnavailable, new { error = "delivery could not be stored; retry" });
             return;
+        }
+
+        if (reply.Outcome == IngestOutcome.RateLimited)
+        {
+            context.Response.Headers.RetryAfter = "60";
         }
 
         object answer = reply.StatusCode == StatusCodes.Status200OK

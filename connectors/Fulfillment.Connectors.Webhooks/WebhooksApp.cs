@@ -58,13 +58,14 @@ public static class WebhooksApp
         services.AddHostedService(sp => sp.GetRequiredService<EventPublisher>());
         services.AddSingleton<OutboxSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxSweeper>());
+        services.AddSingleton<UnknownSenderLimiter>();
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<PollCheckpoints>();
         services.AddHttpClient(nameof(PollerService), c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddSingleton<IOrderPoller>(sp => ActivatorUtilities.CreateInstance<AmazonOrdersPoller>(sp, PollClient(sp)));
         services.AddSingleton<IOrderPoller>(sp => ActivatorUtilities.CreateInstance<WooCommerceReconciliationPoller>(sp, PollClient(sp)));
-        services.AddHostedService<PollerService>();
         services.AddSingleton<IOrderPoller>(sp => ActivatorUtilities.CreateInstance<EbayOrdersPoller>(sp, PollClient(sp)));
+        services.AddHostedService<PollerService>();
         services.AddSingleton<IOrderFetcher>(sp => ActivatorUtilities.CreateInstance<TikTokShopOrderFetcher>(sp, PollClient(sp)));
         services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres");
 

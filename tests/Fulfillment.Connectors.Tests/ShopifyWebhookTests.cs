@@ -212,6 +212,34 @@ public class ShopifyWebhookTests(ConnectorStack stack)
         text.ShouldContain("fulfillment_connector_ack_duration_seconds_bucket{source=\"shopify\"");
     }
 
+    [Fact]
+    public async Task UnknownShop_FloodOfDeliveries_PastItsBudgetAnswered429NotStoredAndCounted()
+    {
+        var stranger = $"flood-{Guid.NewGuid():N}.myshopify.com";
+        var body = Payloads.ShopifyOrder(Payloads.NewId());
+        var eventIds = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid().ToString()).ToList();
+        var before = await MetricAsync("fulfillment_connector_deliveries_total{source=\"shopify\",outcome=\"rate_limited\"}");
+
+        var replies = new List<Reply>();
+        foreach (var eventId in eventIds)
+        {
+            replies.Add(await stack.Http.PostAsync(Path, body, ShopifyHeaders(body, eventId, shop: stranger)));
+        }
+
+        // The stack allows 3 deliveries per unknown shop key (Connectors:UnknownShopBurst).
+        replies.Select(r => r.Status).ShouldBe([HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.NotFound,
+            HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests]);
+        for (var i = 0; i < eventIds.Count; i++)
+        {
+            (await stack.StoredAsync("shopify", eventIds[i])).Count.ShouldBe(i < 3 ? 1 : 0);
+        }
+
+        (await MetricAsync("fulfillment_connector_deliveries_total{source=\"shopify\",outcome=\"rate_limited\"}")).ShouldBe(before + 2);
+        // Another unknown key has its own budget.
+        (await stack.Http.PostAsync(Path, body, ShopifyHeaders(body, Guid.NewGuid().ToString(), shop: $"other-{Guid.NewGuid():N}.myshopify.com")))
+            .Status.ShouldBe(HttpStatusCode.NotFound);
+    }
+
     private async Task<double> MetricAsync(string series)
     {
         var text = await stack.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));

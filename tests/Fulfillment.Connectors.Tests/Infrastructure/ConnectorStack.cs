@@ -103,6 +103,10 @@ public sealed class ConnectorStack : IAsyncLifetime
             // The sweeper is driven by the tests (SweepOnceAsync); keep the timer out of their way.
             ["Connectors:SweepInterval"] = "01:00:00",
             ["Connectors:SweepAfter"] = "00:00:00",
+            // Small per-unknown-shop budget so the rate limit test needs few requests; the per-address budget (all tests
+            // send from 127.0.0.1) keeps its default, well above what the suite sends unauthenticated.
+            ["Connectors:UnknownShopBurst"] = "3",
+            ["Connectors:UnknownShopPerMinute"] = "1",
             ["Channels:Shops:0:Channel"] = "Shopify",
             ["Channels:Shops:0:ShopId"] = ShopifyDomain,
             ["Channels:Shops:0:PoolId"] = PoolId,
@@ -123,14 +127,14 @@ public sealed class ConnectorStack : IAsyncLifetime
             ["Channels:Shops:3:ShopId"] = AmazonSellerId,
             ["Channels:Shops:3:PoolId"] = AmazonPoolId,
             ["Channels:Shops:3:Secret"] = AmazonApiKey,
-        };
-        for (var i = 0; i < KnownSkus.Length; i++)
-        {
-            settings[$"Channels:SkuCatalogs:{PoolId}:{i}"] = KnownSkus[i];
             // eBay is polled only: no webhook secret.
             ["Channels:Shops:4:Channel"] = "Ebay",
             ["Channels:Shops:4:ShopId"] = EbaySeller,
             ["Channels:Shops:4:PoolId"] = PoolId,
+        };
+        for (var i = 0; i < KnownSkus.Length; i++)
+        {
+            settings[$"Channels:SkuCatalogs:{PoolId}:{i}"] = KnownSkus[i];
             settings[$"Channels:SkuCatalogs:{AmazonPoolId}:{i}"] = KnownSkus[i];
         }
 
