@@ -5,7 +5,8 @@ using Fulfillment.Schemas.Orders;
 namespace Fulfillment.Connectors.Channels;
 
 /// <summary>Shopify webhooks: the shop from <c>X-Shopify-Shop-Domain</c>, <c>X-Shopify-Hmac-Sha256</c> over the raw
-/// body, dedupe on <c>X-Shopify-Event-Id</c> (same across retries of one event), body = REST Order.</summary>
+/// body, dedupe on <c>X-Shopify-Event-Id</c> (same across retries of one event; without it, resource id + <c>updated_at</c>),
+/// body = REST Order.</summary>
 public sealed class ShopifyReceiver(ShopDirectory shops) : IChannelReceiver
 {
     public const string SourceName = "shopify";
@@ -18,9 +19,10 @@ public sealed class ShopifyReceiver(ShopDirectory shops) : IChannelReceiver
     {
         ArgumentNullException.ThrowIfNull(delivery);
         var topic = delivery.Header("X-Shopify-Topic");
-        var deliveryId = delivery.Header("X-Shopify-Event-Id")
-            ?? delivery.Header("X-Shopify-Webhook-Id")
-            ?? Signatures.BodyHash(delivery.Body.Span);
+        // X-Shopify-Webhook-Id is new on every retry, so it cannot stand in for a missing event id: then the resource's
+        // id + updated_at (one state of it) is the key, taken from the body once it is verified and parsed.
+        var eventId = delivery.Header("X-Shopify-Event-Id");
+        var deliveryId = eventId ?? Signatures.BodyHash(delivery.Body.Span);
         var domain = delivery.Header("X-Shopify-Shop-Domain");
         if (shops.Find(Channel.Shopify, domain) is not { } shop)
         {
@@ -33,10 +35,21 @@ public sealed class ShopifyReceiver(ShopDirectory shops) : IChannelReceiver
             return DeliveryResult.Rejected(DeliveryStatus.Unauthorized, Source, shop, deliveryId, topic, "X-Shopify-Hmac-Sha256 is missing or does not match the body");
         }
 
-        return Receiving.Normalize(Source, shop, deliveryId, topic, () => Normalize(delivery, shop, deliveryId, topic));
+        return Receiving.Normalize(Source, shop, deliveryId, topic, () => Normalize(delivery, shop, eventId is null ? null : deliveryId, topic));
     }
 
-    private DeliveryResult Normalize(InboundDelivery delivery, ChannelShop shop, string deliveryId, string? topic)
+    /// <summary>The dedupe key without an event id: <c>{resource}:{id}:{updated_at}</c>, or the body hash for bodies
+    /// without both (orders/delete sends only the id; the same body again is the same hash).</summary>
+    public static string ResourceStateKey(string topic, JsonElement root, ReadOnlySpan<byte> body)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        var slash = topic.IndexOf('/', StringComparison.Ordinal);
+        return root.OptionalId("id") is { } id && root.Str("updated_at") is { } updated
+            ? $"{(slash > 0 ? topic[..slash] : topic)}:{id}:{updated}"
+            : Signatures.BodyHash(body);
+    }
+
+    private DeliveryResult Normalize(InboundDelivery delivery, ChannelShop shop, string? eventId, string? topic)
     {
         if (string.IsNullOrEmpty(topic))
         {
@@ -44,6 +57,7 @@ public sealed class ShopifyReceiver(ShopDirectory shops) : IChannelReceiver
         }
 
         using var doc = Json.Parse(delivery.Body);
+        var deliveryId = eventId ?? ResourceStateKey(topic, doc.RootElement, delivery.Body.Span);
         if (!topic.StartsWith("orders/", StringComparison.Ordinal))
         {
             // Kept raw; other topics (products, refunds, app) have no normalized form yet.

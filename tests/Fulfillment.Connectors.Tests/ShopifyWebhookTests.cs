@@ -213,6 +213,28 @@ public class ShopifyWebhookTests(ConnectorStack stack)
     }
 
     [Fact]
+    public async Task Delivery_WithoutEventId_RetryWithNewWebhookIdIsADuplicateByOrderIdAndUpdatedAt()
+    {
+        var id = Payloads.NewId();
+        var body = Payloads.ShopifyOrder(id);
+        (string, string)[] WithoutEventId() => [.. ShopifyHeaders(body, "unused").Where(h => h.Item1 != "X-Shopify-Event-Id")];
+
+        var first = await stack.Http.PostAsync(Path, body, WithoutEventId());
+        // A retry carries a new X-Shopify-Webhook-Id, so that header cannot be the key.
+        var second = await stack.Http.PostAsync(Path, body, WithoutEventId());
+        var sentinel = Payloads.NewId();
+        var sentinelBody = Payloads.ShopifyOrder(sentinel);
+        await stack.Http.PostAsync(Path, sentinelBody, ShopifyHeaders(sentinelBody, Guid.NewGuid().ToString()));
+
+        first.Field("status").ShouldBe("accepted");
+        first.Field("delivery_id").ShouldBe($"orders:{id}:2025-11-20T14:32:06-05:00");
+        second.Status.ShouldBe(HttpStatusCode.OK);
+        second.Field("status").ShouldBe("duplicate");
+        var events = await stack.WaitForOrdersAsync(all => all.Any(e => e.Value.metadata.correlation_id == OrderIdOf(sentinel)));
+        events.Count(e => e.Value.metadata.correlation_id == OrderIdOf(id)).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task UnknownShop_FloodOfDeliveries_PastItsBudgetAnswered429NotStoredAndCounted()
     {
         var stranger = $"flood-{Guid.NewGuid():N}.myshopify.com";
