@@ -123,4 +123,42 @@ public class AmazonNotificationTests(ConnectorStack stack)
         reply.Field("error").ShouldBe("$.Payload.OrderChangeNotification.SellerId is missing");
         (await stack.WaitForRawAsync(r => r.source == "amazon" && r.body.SequenceEqual(body))).ShouldNotBeEmpty();
     }
+
+    [Fact]
+    public async Task OrderChange_WrongRelayKey_NormalizesNothing()
+    {
+        var amazonOrderId = NewAmazonOrderId();
+        var notificationId = Guid.NewGuid().ToString();
+        var body = Payloads.AmazonOrderChange(notificationId, amazonOrderId);
+
+        (await stack.Http.PostAsync(Path, body, Keyed("guess"))).Status.ShouldBe(HttpStatusCode.Unauthorized);
+
+        (await stack.StoredAsync("amazon", notificationId)).ShouldHaveSingleItem().SignatureVerified.ShouldBeFalse();
+        var sentinel = NewAmazonOrderId();
+        (await stack.Http.PostAsync(Path, Payloads.AmazonOrderChange(Guid.NewGuid().ToString(), sentinel), Keyed())).Status.ShouldBe(HttpStatusCode.OK);
+        var events = await stack.WaitForOrdersAsync(all => all.Any(e => e.Value.metadata.correlation_id == OrderIdOf(sentinel)));
+        events.ShouldNotContain(e => e.Value.metadata.correlation_id == OrderIdOf(amazonOrderId));
+    }
+
+    [Fact]
+    public async Task OrderChange_SameNotificationTwiceOverHttp_YieldsExactlyOneEventWithUnknownSkuFlagged()
+    {
+        var amazonOrderId = NewAmazonOrderId();
+        var body = Payloads.AmazonOrderChange(Guid.NewGuid().ToString(), amazonOrderId, sku: "AMZ-UNLISTED-3");
+
+        var first = await stack.Http.PostAsync(Path, body, Keyed());
+        var second = await stack.Http.PostAsync(Path, body, Keyed());
+        var sentinel = NewAmazonOrderId();
+        await stack.Http.PostAsync(Path, Payloads.AmazonOrderChange(Guid.NewGuid().ToString(), sentinel), Keyed());
+
+        first.Field("status").ShouldBe("accepted");
+        second.Status.ShouldBe(HttpStatusCode.OK);
+        second.Field("status").ShouldBe("duplicate");
+        var events = await stack.WaitForOrdersAsync(all => all.Any(e => e.Value.metadata.correlation_id == OrderIdOf(sentinel)));
+        var mine = events.Where(e => e.Value.metadata.correlation_id == OrderIdOf(amazonOrderId)).ToList();
+        mine.Count.ShouldBe(1);
+        var line = mine[0].Value.body.ShouldBeOfType<OrderPlaced>().order.lines.ShouldHaveSingleItem();
+        line.sku.ShouldBe("AMZ-UNLISTED-3");
+        line.flags.ShouldBe([OrderLineFlag.UnknownSku]);
+    }
 }

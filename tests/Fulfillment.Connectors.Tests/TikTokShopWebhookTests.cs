@@ -119,6 +119,57 @@ public class TikTokShopWebhookTests(ConnectorStack stack)
         query["shop_cipher"].ShouldBe("ROW_abc123");
     }
 
+    [Fact]
+    public async Task Notification_MissingSignature_Returns401AndNormalizesNothing()
+    {
+        var orderId = "5776" + Payloads.NewId();
+        var body = Payloads.TikTokStatus(Guid.NewGuid().ToString("N"), orderId, "CANCELLED");
+
+        var reply = await stack.Http.PostAsync(Path, body, []);
+
+        reply.Status.ShouldBe(HttpStatusCode.Unauthorized);
+        await AssertNoEventAsync(orderId);
+    }
+
+    [Fact]
+    public async Task Notification_SignedWithoutOrderId_Returns400WithReasonAndKeepsRaw()
+    {
+        var notificationId = Guid.NewGuid().ToString("N");
+        var body = Encoding.UTF8.GetBytes($$"""
+            {"type":1,"tts_notification_id":"{{notificationId}}","shop_id":"{{ConnectorStack.TikTokShopId}}","timestamp":1732112000,"data":{"order_status":"CANCELLED"} }
+            """);
+
+        var reply = await stack.Http.PostAsync(Path, body, Signed(body));
+
+        reply.Status.ShouldBe(HttpStatusCode.BadRequest);
+        reply.Field("error").ShouldBe("$.data.order_id is missing");
+        var stored = (await stack.StoredAsync("tiktok-shop", notificationId)).ShouldHaveSingleItem();
+        stored.Status.ShouldBe("Malformed");
+        stored.SignatureVerified.ShouldBeTrue();
+        stored.Body.ShouldBe(body);
+    }
+
+    [Fact]
+    public async Task AwaitingShipment_OrderDetailWithUnknownSku_IsKeptWithThatLineFlagged()
+    {
+        var orderId = "5776" + Payloads.NewId();
+        stack.TikTokApi.Given(WireMock.RequestBuilders.Request.Create().WithPath("/order/202309/orders").WithParam("ids", orderId).UsingGet())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody($$"""
+                {"code":0,"message":"Success","request_id":"2023083","data":{"orders":[{"id":"{{orderId}}","status":"AWAITING_SHIPMENT","create_time":1732111900,
+                  "delivery_option_name":"Standard shipping","payment":{"currency":"USD","total_amount":"41.98"},
+                  "recipient_address":{"name":"Sam Lee","address_line1":"1 Main St","postal_code":"10001","region_code":"US","district_info":[]},
+                  "line_items":[{"id":"577086512123755125","sku_id":"1729592969712207000","seller_sku":"MUG-TI-450","sale_price":"29.99","display_status":"AWAITING_SHIPMENT"},
+                                {"id":"577086512123755126","sku_id":"1729592969712207999","seller_sku":"TTS-UNLISTED-1","sale_price":"11.99","display_status":"AWAITING_SHIPMENT"}]}]} }
+                """));
+        var body = Payloads.TikTokStatus(Guid.NewGuid().ToString("N"), orderId, "AWAITING_SHIPMENT");
+
+        (await stack.Http.PostAsync(Path, body, Signed(body))).Status.ShouldBe(HttpStatusCode.OK);
+
+        var events = await stack.WaitForOrdersAsync(all => all.Any(e => e.Value.metadata.correlation_id == OrderIdOf(orderId)));
+        var lines = events.Single(e => e.Value.metadata.correlation_id == OrderIdOf(orderId)).Value.body.ShouldBeOfType<OrderPlaced>().order.lines;
+        lines.Select(l => (l.sku, l.flags.Contains(OrderLineFlag.UnknownSku))).ShouldBe([("MUG-TI-450", false), ("TTS-UNLISTED-1", true)]);
+    }
+
     private async Task AssertNoEventAsync(string orderId)
     {
         var sentinel = "5776" + Payloads.NewId();

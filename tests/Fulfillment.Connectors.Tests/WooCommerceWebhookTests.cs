@@ -103,6 +103,36 @@ public class WooCommerceWebhookTests(ConnectorStack stack)
     }
 
     [Fact]
+    public async Task Delivery_MissingSignature_Returns401AndNormalizesNothing()
+    {
+        var id = Payloads.NewId();
+        var body = Payloads.WooOrder(id, "2025-11-20T12:15:04");
+
+        var reply = await stack.Http.PostAsync(Path, body, WooHeaders(body, sign: false));
+
+        reply.Status.ShouldBe(HttpStatusCode.Unauthorized);
+        var sentinel = Payloads.NewId();
+        var sentinelBody = Payloads.WooOrder(sentinel, "2025-11-20T12:15:04");
+        await stack.Http.PostAsync(Path, sentinelBody, WooHeaders(sentinelBody));
+        var events = await stack.WaitForOrdersAsync(all => all.Any(e => e.Value.metadata.correlation_id == OrderIdOf(sentinel)));
+        events.ShouldNotContain(e => e.Value.metadata.correlation_id == OrderIdOf(id));
+    }
+
+    [Fact]
+    public async Task Order_WithUnknownSku_IsKeptWithThatLineFlagged()
+    {
+        var id = Payloads.NewId();
+        var body = Payloads.WooOrder(id, "2025-11-20T12:15:04", sku: "WOO-UNLISTED-9");
+
+        (await stack.Http.PostAsync(Path, body, WooHeaders(body))).Status.ShouldBe(HttpStatusCode.OK);
+
+        var events = await stack.WaitForOrdersAsync(all => all.Any(e => e.Value.metadata.correlation_id == OrderIdOf(id)));
+        var line = events.Single(e => e.Value.metadata.correlation_id == OrderIdOf(id)).Value.body.ShouldBeOfType<OrderPlaced>().order.lines.ShouldHaveSingleItem();
+        line.sku.ShouldBe("WOO-UNLISTED-9");
+        line.flags.ShouldBe([OrderLineFlag.UnknownSku]);
+    }
+
+    [Fact]
     public async Task Delivery_SignedButMissingDedupeField_Returns400AndKeepsRaw()
     {
         var body = Encoding.UTF8.GetBytes("""{"id":77,"status":"processing","line_items":[]}""");
