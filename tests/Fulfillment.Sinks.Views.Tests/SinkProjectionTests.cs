@@ -1,5 +1,8 @@
 using Dapper;
 using Fulfillment.Schemas.ChannelPush;
+using Fulfillment.Schemas.Common;
+using Fulfillment.Schemas.Operator;
+using Fulfillment.Schemas.Stock;
 using Fulfillment.Sinks.Views.Audit;
 using Fulfillment.Sinks.Views.Replay;
 using Fulfillment.Sinks.Views.Tests.Infrastructure;
@@ -104,6 +107,46 @@ public sealed class SinkProjectionTests(SinkEnvironment env)
     }
 
     [Fact]
+    public async Task Sink_BundleChannelLocationPoolSettingCommandsAndLedgerMovements_LatestStateAndEveryMovement()
+    {
+        var topics = env.CreateTopics(partitions: 1);
+        using (var p = env.Producer())
+        {
+            SkuQuantity Part(string sku, int quantity) => new() { sku = sku, quantity = quantity };
+            await p.SendAsync(topics.OperatorCommands, Pool, Ev.Command(Pool, "c-b1", "KIT-1", Ev.T0, new BundleDefined { bundle_sku = "KIT-1", components = [Part("SKU-1", 2), Part("SKU-2", 1)] }));
+            await p.SendAsync(topics.OperatorCommands, Pool, Ev.Command(Pool, "c-b2", "KIT-2", Ev.T0, new BundleDefined { bundle_sku = "KIT-2", components = [Part("SKU-3", 1)] }));
+            await p.SendAsync(topics.OperatorCommands, Pool, Ev.Command(Pool, "c-b3", "KIT-2", Ev.T0.AddSeconds(1), new BundleRemoved { bundle_sku = "KIT-2" }));
+            await p.SendAsync(topics.OperatorCommands, Pool, Ev.Command(Pool, "c-cl1", "ch", Ev.T0, new ChannelLocationsSet { channel = Channel.Shopify, location_ids = ["WH1", "WH2"] }));
+            await p.SendAsync(topics.OperatorCommands, Pool, Ev.Command(Pool, "c-cl2", "ch", Ev.T0, new ChannelLocationsSet { channel = Channel.Amazon, shop_id = "eu", location_ids = null }));
+            // Older than the setting already applied: must not win, whatever the arrival order.
+            await p.SendAsync(topics.OperatorCommands, Pool, Ev.Command(Pool, "c-ps2", "ps", Ev.T0.AddSeconds(2), new PoolSettingsSet { allow_oversell = true, allow_split = false, backorder_policy = BackorderPolicy.ShipComplete }));
+            await p.SendAsync(topics.OperatorCommands, Pool, Ev.Command(Pool, "c-ps1", "ps", Ev.T0, new PoolSettingsSet { allow_oversell = false, allow_split = true }));
+            await p.SendAsync(topics.StockLevels, Pool, new StockLevelEvent
+            {
+                metadata = Ev.Meta("mv-1", Pool, "SKU-1@WH1", Ev.T0, source: "inventory-processor"),
+                body = new StockMoved { sku = "SKU-1", location_id = "WH1", kind = StockMovementKind.Receipt, quantity = 5, on_hand_after = 5, reference = "po-1" },
+            });
+            p.Flush();
+        }
+
+        var options = SinkEnvironment.Options(topics);
+        await env.RunToEndAsync(options);
+
+        await using var db = await env.DataSource.OpenConnectionAsync();
+        var s = options.Schema;
+        (await db.QueryAsync<(string, string, bool)>($"SELECT bundle_sku, components::text, removed FROM {s}.bundles ORDER BY 1")).ShouldBe([
+            ("KIT-1", """[{"sku": "SKU-1", "quantity": 2}, {"sku": "SKU-2", "quantity": 1}]""", false), ("KIT-2", "[]", true)]);
+        (await db.QueryAsync<(string, string, bool, string)>($"SELECT channel, shop_id, all_locations, array_to_string(location_ids, ',') FROM {s}.channel_locations ORDER BY 1"))
+            .ShouldBe([("Amazon", "eu", true, ""), ("Shopify", "*", false, "WH1,WH2")]);
+        (await db.QuerySingleAsync<(bool, bool, string)>($"SELECT allow_oversell, allow_split, backorder_policy FROM {s}.pool_settings WHERE pool_id = @Pool", new { Pool }))
+            .ShouldBe((true, false, "ShipComplete"));
+        (await db.QuerySingleAsync<(string, int, int, string)>($"SELECT kind, quantity, on_hand_after, reference FROM {s}.stock_movements"))
+            .ShouldBe(("Receipt", 5, 5, "po-1"));
+        (await db.QuerySingleAsync<long>($"SELECT count(*) FROM {s}.sink_rejects")).ShouldBe(0);
+        (await db.QuerySingleAsync<long>($"SELECT count(*) FROM {s}.events WHERE kind IN ('BundleDefined', 'BundleRemoved', 'ChannelLocationsSet', 'PoolSettingsSet', 'StockMoved')")).ShouldBe(8);
+    }
+
+    [Fact]
     public async Task Sink_AuditTrackBehindStateTrack_ReReadsForTheAuditIndexOnly()
     {
         var topics = env.CreateTopics(partitions: 1);
@@ -172,7 +215,7 @@ public sealed class SinkProjectionTests(SinkEnvironment env)
 
         await using var db = await env.DataSource.OpenConnectionAsync();
         (await db.QueryAsync<string>($"SELECT name FROM {schema}.schema_migrations ORDER BY name"))
-            .ShouldBe(["001_views.sql", "002_drop_events_causation.sql", "003_audit_track_offsets.sql"]);
+            .ShouldBe(["001_views.sql", "002_drop_events_causation.sql", "003_audit_track_offsets.sql", "004_bundles_channel_locations_pool_settings_movements.sql"]);
         (await db.QuerySingleAsync<long>("SELECT count(*) FROM information_schema.tables WHERE table_schema = @schema AND table_name = 'orders'", new { schema })).ShouldBe(1);
     }
 

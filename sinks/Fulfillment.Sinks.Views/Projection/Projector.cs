@@ -217,6 +217,11 @@ public static class Projector
                 ViewBatch.KeepLatest(batch.StockLevels, (m.pool_id, s.sku, s.location_id), row,
                     (n, o) => n.ChangedAt > o.ChangedAt || (n.ChangedAt == o.ChangedAt && n.SrcOffset > o.SrcOffset));
                 break;
+            case StockMoved mv:
+                Index(batch, topic, nameof(StockMoved), m, new { mv.sku, mv.location_id, kind = mv.kind.ToString(), mv.quantity, mv.on_hand_after, mv.reference, mv.reason_code });
+                ViewBatch.KeepFirst(batch.Movements, m.event_id, new MovementRow(m.event_id, m.pool_id, mv.sku, mv.location_id,
+                    mv.kind.ToString(), mv.quantity, mv.on_hand_after, mv.reference, mv.reason_code, Utc(m.occurred_at)));
+                break;
             case DriftDetected d:
                 Index(batch, topic, nameof(DriftDetected), m, new { d.sku, d.location_id, d.expected_on_hand, d.reported_on_hand, d.drift, detected_by = d.detected_by.ToString() });
                 ViewBatch.KeepFirst(batch.Drift, m.event_id, new DriftRow(m.event_id, m.pool_id, d.sku, d.location_id,
@@ -338,6 +343,25 @@ public static class Projector
                     new SafetyStockRow(m.pool_id, s.sku, s.location_id ?? "*", s.quantity, at, m.event_id),
                     (n, o) => Versions.Newer(n.VersionAt, n.VersionEventId, o.VersionAt, o.VersionEventId));
                 break;
+            case BundleDefined b:
+                ViewBatch.KeepLatest(batch.Bundles, (m.pool_id, b.bundle_sku), new BundleRow(m.pool_id, b.bundle_sku,
+                    JsonSerializer.Serialize(b.components.Select(c => new { c.sku, c.quantity }), Json), false, at, m.event_id),
+                    (n, o) => Versions.Newer(n.VersionAt, n.VersionEventId, o.VersionAt, o.VersionEventId));
+                break;
+            case BundleRemoved b:
+                ViewBatch.KeepLatest(batch.Bundles, (m.pool_id, b.bundle_sku), new BundleRow(m.pool_id, b.bundle_sku, "[]", true, at, m.event_id),
+                    (n, o) => Versions.Newer(n.VersionAt, n.VersionEventId, o.VersionAt, o.VersionEventId));
+                break;
+            case ChannelLocationsSet c:
+                ViewBatch.KeepLatest(batch.ChannelLocations, (m.pool_id, c.channel.ToString(), c.shop_id ?? "*"),
+                    new ChannelLocationsRow(m.pool_id, c.channel.ToString(), c.shop_id ?? "*", c.location_ids is null, [.. c.location_ids ?? []], at, m.event_id),
+                    (n, o) => Versions.Newer(n.VersionAt, n.VersionEventId, o.VersionAt, o.VersionEventId));
+                break;
+            case PoolSettingsSet p:
+                ViewBatch.KeepLatest(batch.PoolSettings, m.pool_id,
+                    new PoolSettingsRow(m.pool_id, p.allow_oversell, p.allow_split, p.backorder_policy.ToString(), at, m.event_id),
+                    (n, o) => Versions.Newer(n.VersionAt, n.VersionEventId, o.VersionAt, o.VersionEventId));
+                break;
             default:
                 // Receive, adjust and count change stock through the inventory processor; their effect reaches the views
                 // as stock level changes, and the command itself is in the audit index above.
@@ -356,6 +380,10 @@ public static class Projector
         LocationUpserted l => new { l.location_id, l.name, kind = l.kind.ToString(), l.active },
         RoutingRulesSet r => new { channel = r.channel.ToString(), r.shop_id, rules = r.rules.Count, r.allow_split },
         SafetyStockSet s => new { s.sku, s.location_id, s.quantity },
+        BundleDefined b => new { b.bundle_sku, components = b.components.Select(c => new { c.sku, c.quantity }) },
+        BundleRemoved b => new { b.bundle_sku },
+        ChannelLocationsSet c => new { channel = c.channel.ToString(), c.shop_id, c.location_ids },
+        PoolSettingsSet p => new { p.allow_oversell, p.allow_split, backorder_policy = p.backorder_policy.ToString() },
         _ => null,
     };
 }

@@ -46,6 +46,14 @@ public sealed class ViewBatch
 
     public Dictionary<(string Pool, string Sku, string Location), SafetyStockRow> SafetyStock { get; } = [];
 
+    public Dictionary<(string Pool, string BundleSku), BundleRow> Bundles { get; } = [];
+
+    public Dictionary<(string Pool, string Channel, string Shop), ChannelLocationsRow> ChannelLocations { get; } = [];
+
+    public Dictionary<string, PoolSettingsRow> PoolSettings { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, MovementRow> Movements { get; } = new(StringComparer.Ordinal);
+
     public Dictionary<(string Topic, int Partition, long Offset), RejectRow> Rejects { get; } = [];
 
     public Dictionary<(string Topic, string EventId), ArchiveRow> Archive { get; } = [];
@@ -84,6 +92,10 @@ public sealed class ViewBatch
         Locations.Clear();
         Routing.Clear();
         SafetyStock.Clear();
+        Bundles.Clear();
+        ChannelLocations.Clear();
+        PoolSettings.Clear();
+        Movements.Clear();
         Rejects.Clear();
         Archive.Clear();
         TouchedOrders.Clear();
@@ -186,6 +198,19 @@ public sealed record RoutingRow(
 
 public sealed record SafetyStockRow(
     string PoolId, string Sku, string LocationId, int Quantity, DateTime VersionAt, string VersionEventId);
+
+public sealed record BundleRow(
+    string PoolId, string BundleSku, string ComponentsJson, bool Removed, DateTime VersionAt, string VersionEventId);
+
+public sealed record ChannelLocationsRow(
+    string PoolId, string Channel, string ShopId, bool AllLocations, IReadOnlyList<string> LocationIds, DateTime VersionAt, string VersionEventId);
+
+public sealed record PoolSettingsRow(
+    string PoolId, bool AllowOversell, bool AllowSplit, string BackorderPolicy, DateTime VersionAt, string VersionEventId);
+
+public sealed record MovementRow(
+    string EventId, string PoolId, string Sku, string LocationId, string Kind, int Quantity, int OnHandAfter, string Reference,
+    string? ReasonCode, DateTime MovedAt);
 
 public sealed record RejectRow(string Topic, int Partition, long Offset, string Error);
 

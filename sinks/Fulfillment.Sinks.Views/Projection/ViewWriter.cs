@@ -516,6 +516,59 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
             WHERE (safety_stock.version_at, safety_stock.version_event_id) < {Newer}
             """, ct);
 
+        await Insert(c, tx, "bundles", b.Bundles.Values, [
+            new("pool_id", ColType.Text, r => r.PoolId),
+            new("bundle_sku", ColType.Text, r => r.BundleSku),
+            new("components", ColType.Json, r => r.ComponentsJson),
+            new("removed", ColType.Bool, r => r.Removed),
+            new("version_at", ColType.Time, r => r.VersionAt),
+            new("version_event_id", ColType.Text, r => r.VersionEventId),
+        ], $"""
+            ON CONFLICT (pool_id, bundle_sku) DO UPDATE SET components = excluded.components, removed = excluded.removed,
+              version_at = excluded.version_at, version_event_id = excluded.version_event_id
+            WHERE (bundles.version_at, bundles.version_event_id) < {Newer}
+            """, ct);
+
+        await Insert(c, tx, "channel_locations", b.ChannelLocations.Values, [
+            new("pool_id", ColType.Text, r => r.PoolId),
+            new("channel", ColType.Text, r => r.Channel),
+            new("shop_id", ColType.Text, r => r.ShopId),
+            new("all_locations", ColType.Bool, r => r.AllLocations),
+            new("location_ids", ColType.TextArray, r => JsonSerializer.Serialize(r.LocationIds, Json)),
+            new("version_at", ColType.Time, r => r.VersionAt),
+            new("version_event_id", ColType.Text, r => r.VersionEventId),
+        ], $"""
+            ON CONFLICT (pool_id, channel, shop_id) DO UPDATE SET all_locations = excluded.all_locations,
+              location_ids = excluded.location_ids, version_at = excluded.version_at, version_event_id = excluded.version_event_id
+            WHERE (channel_locations.version_at, channel_locations.version_event_id) < {Newer}
+            """, ct);
+
+        await Insert(c, tx, "pool_settings", b.PoolSettings.Values, [
+            new("pool_id", ColType.Text, r => r.PoolId),
+            new("allow_oversell", ColType.Bool, r => r.AllowOversell),
+            new("allow_split", ColType.Bool, r => r.AllowSplit),
+            new("backorder_policy", ColType.Text, r => r.BackorderPolicy),
+            new("version_at", ColType.Time, r => r.VersionAt),
+            new("version_event_id", ColType.Text, r => r.VersionEventId),
+        ], $"""
+            ON CONFLICT (pool_id) DO UPDATE SET allow_oversell = excluded.allow_oversell, allow_split = excluded.allow_split,
+              backorder_policy = excluded.backorder_policy, version_at = excluded.version_at, version_event_id = excluded.version_event_id
+            WHERE (pool_settings.version_at, pool_settings.version_event_id) < {Newer}
+            """, ct);
+
+        await Insert(c, tx, "stock_movements", b.Movements.Values, [
+            new("event_id", ColType.Text, r => r.EventId),
+            new("pool_id", ColType.Text, r => r.PoolId),
+            new("sku", ColType.Text, r => r.Sku),
+            new("location_id", ColType.Text, r => r.LocationId),
+            new("kind", ColType.Text, r => r.Kind),
+            new("quantity", ColType.Int, r => r.Quantity),
+            new("on_hand_after", ColType.Int, r => r.OnHandAfter),
+            new("reference", ColType.Text, r => r.Reference),
+            new("reason_code", ColType.Text, r => r.ReasonCode),
+            new("moved_at", ColType.Time, r => r.MovedAt),
+        ], "ON CONFLICT (event_id) DO NOTHING", ct);
+
         await Insert(c, tx, "sink_rejects", b.Rejects.Values, [
             new("topic", ColType.Text, r => r.Topic),
             new("partition", ColType.Int, r => r.Partition),
