@@ -7,6 +7,7 @@ using Fulfillment.Schemas.DeadLetters;
 using Fulfillment.Schemas.Shipments;
 using Fulfillment.Schemas.Stock;
 using Microsoft.Extensions.Options;
+using Prometheus;
 
 namespace Fulfillment.Sinks.ChannelSync;
 
@@ -26,19 +27,39 @@ public static class PushMapping
             topic, partition, offset, value);
     }
 
-    public static IEnumerable<StockPush> Stock(StockLevelEvent e)
+    /// <summary>
+    /// One push per configured shop the figure is for. The inventory processor reports available-to-sell per channel
+    /// (empty <c>shop_id</c>: every shop of that channel sells from the pool); a named shop goes to that shop only.
+    /// A channel with no configured shop gets nothing (<paramref name="unconfigured"/> is told, for the metric):
+    /// stock for a channel we do not sync is not an error, unlike tracking for an order that came from it.
+    /// </summary>
+    public static IReadOnlyList<StockPush> Stock(StockLevelEvent e, IEnumerable<ChannelEndpoint> shops, Action<Fulfillment.Schemas.Common.Channel>? unconfigured = null)
     {
         ArgumentNullException.ThrowIfNull(e);
+        ArgumentNullException.ThrowIfNull(shops);
         if (e.body is not StockLevelChanged c)
         {
-            yield break;
+            return [];
         }
 
+        var pushes = new List<StockPush>();
         foreach (var channelStock in c.channel_available_to_sell)
         {
-            yield return new StockPush($"stock:{channelStock.channel}:{channelStock.shop_id}:{c.sku}:{e.metadata.event_id}", e.metadata.pool_id,
-                e.metadata.event_id, channelStock.channel, channelStock.shop_id, c.sku, Math.Max(0, channelStock.available_to_sell), e.metadata.occurred_at);
+            var targets = shops.Where(s => s.Channel == channelStock.channel && s.ShopId is { Length: > 0 }
+                && (channelStock.shop_id.Length == 0 || string.Equals(s.ShopId, channelStock.shop_id, StringComparison.OrdinalIgnoreCase))).ToList();
+            if (targets.Count == 0)
+            {
+                unconfigured?.Invoke(channelStock.channel);
+            }
+
+            foreach (var shop in targets)
+            {
+                pushes.Add(new StockPush($"stock:{channelStock.channel}:{shop.ShopId}:{c.sku}:{e.metadata.event_id}", e.metadata.pool_id,
+                    e.metadata.event_id, channelStock.channel, shop.ShopId!, c.sku, Math.Max(0, channelStock.available_to_sell), e.metadata.occurred_at));
+            }
         }
+
+        return pushes;
     }
 
     public static PushRequest Stock(StockPush push, string topic)
@@ -78,25 +99,63 @@ public sealed partial class ChannelSyncWorker(
     ILogger<ChannelSyncWorker> logger) : BackgroundService
 {
     private const int MaxConcurrentPushes = 16;
+    private const int MaxConcurrentStockPushes = 8;
+
+    private static readonly Counter StockCoalesced = Metrics.CreateCounter(
+        "fulfillment_channel_sync_stock_coalesced_total", "Stock figures replaced by a later one before they were pushed (pushes saved), by channel.",
+        new CounterConfiguration { LabelNames = ["channel"] });
+
+    private static readonly Counter StockSkipped = Metrics.CreateCounter(
+        "fulfillment_channel_sync_stock_skipped_total", "Per-channel stock figures not pushed because no shop of that channel is configured.",
+        new CounterConfiguration { LabelNames = ["channel"] });
+
+    private static readonly Gauge InFlight = Metrics.CreateGauge(
+        "fulfillment_channel_sync_pushes_in_flight", "Pushes running now (including their backoff waits), by kind (shipment, stock).",
+        new GaugeConfiguration { LabelNames = ["kind"] });
+
     private readonly OffsetTracker _offsets = new();
-    private readonly StockCoalescer _stock = new();
-    private readonly List<TopicPartitionOffset> _stockOffsets = [];
+    private readonly StockCoalescer _stock = new(options.Value.StockCoalesceWindow);
+
+    // Pushes still owed per stock record: the record is committed once every figure it carried has been pushed (or
+    // superseded by a later figure that has been).
+    private readonly Dictionary<(string Topic, int Partition, long Offset), int> _stockOwed = [];
     private readonly Lock _stockLock = new();
     private readonly SemaphoreSlim _slots = new(MaxConcurrentPushes);
+    private readonly SemaphoreSlim _stockSlots = new(MaxConcurrentStockPushes);
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Task.Run(() => ConsumeAsync(stoppingToken), stoppingToken), FlushStockLoopAsync(stoppingToken));
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // One token for both loops: if consuming fails (e.g. offset out of range under auto.offset.reset=error) the
+        // flush loop stops too and the failure reaches the host, which stops: never a live process with a dead consumer.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var flush = FlushStockLoopAsync(stop.Token);
+        try
+        {
+            await Task.Run(() => ConsumeAsync(stop.Token), stop.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogConsumerFailed(logger, e);
+            throw;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await flush;
+        }
+    }
 
     private async Task ConsumeAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
+        // auto.offset.reset stays 'error' (KafkaDefaults): a committed position that fell out of retention must stop the
+        // worker loudly, never silently skip shipments whose tracking the customer is waiting for.
         var config = KafkaDefaults.Consumer(kafka.Value.BootstrapServers, o.ConsumerGroup, "sink-channel-sync");
-        // A new group starts from the beginning: pushes are idempotent, so re-reading is safe, skipping is not.
-        config.AutoOffsetReset = AutoOffsetReset.Earliest;
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = kafka.Value.SchemaRegistryUrl });
         var shipments = new AvroDeserializer<ShipmentEvent>(registry);
         var stockLevels = new AvroDeserializer<StockLevelEvent>(registry);
         using var consumer = new ConsumerBuilder<string, byte[]>(config)
+            .SetPartitionsAssignedHandler((c, assigned) => StartPositions(c, assigned))
             .SetPartitionsRevokedHandler((c, revoked) =>
             {
                 Commit(c);
@@ -135,14 +194,24 @@ public sealed partial class ChannelSyncWorker(
                     else
                     {
                         var e = await stockLevels.DeserializeAsync(record.Message.Value, false, context);
-                        lock (_stockLock)
+                        var pushes = PushMapping.Stock(e, o.Shops, channel => StockSkipped.WithLabels(channel.ToString()).Inc());
+                        if (pushes.Count == 0)
                         {
-                            foreach (var push in PushMapping.Stock(e))
+                            _offsets.Complete(record.TopicPartitionOffset);
+                        }
+                        else
+                        {
+                            lock (_stockLock)
                             {
-                                _stock.Add(push);
+                                _stockOwed[(record.Topic, record.Partition.Value, record.Offset.Value)] = pushes.Count;
+                                foreach (var push in pushes)
+                                {
+                                    if (_stock.Add(push, time.GetUtcNow(), record.TopicPartitionOffset))
+                                    {
+                                        StockCoalesced.WithLabels(push.Channel.ToString()).Inc();
+                                    }
+                                }
                             }
-
-                            _stockOffsets.Add(record.TopicPartitionOffset);
                         }
                     }
                 }
@@ -164,8 +233,27 @@ public sealed partial class ChannelSyncWorker(
         }
     }
 
+    /// <summary>
+    /// Where each assigned partition starts: the group's committed offset, or explicitly the beginning for a partition
+    /// the group has never committed (a fresh group). With auto.offset.reset=error librdkafka would fail on a partition
+    /// without a committed offset, so the fresh-group case is decided here, deliberately: pushes are idempotent, so
+    /// re-reading history is safe, skipping it is not.
+    /// </summary>
+    internal static IEnumerable<TopicPartitionOffset> StartPositions(IConsumer<string, byte[]> consumer, List<TopicPartition> assigned)
+    {
+        if (assigned.Count == 0)
+        {
+            return [];
+        }
+
+        var committed = consumer.Committed(assigned, TimeSpan.FromSeconds(30)).ToDictionary(c => c.TopicPartition, c => c.Offset);
+        return [.. assigned.Select(tp => new TopicPartitionOffset(tp,
+            committed.TryGetValue(tp, out var offset) && offset.Value >= 0 ? offset : Offset.Beginning))];
+    }
+
     private async Task RunShipmentAsync(PushRequest request, TopicPartitionOffset offset, CancellationToken stoppingToken)
     {
+        using var inFlight = InFlight.WithLabels("shipment").TrackInProgress();
         try
         {
             await executor.ExecuteAsync(request, stoppingToken);
@@ -187,29 +275,65 @@ public sealed partial class ChannelSyncWorker(
 
     private async Task FlushStockLoopAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(options.Value.StockCoalesceWindow > TimeSpan.Zero ? options.Value.StockCoalesceWindow : TimeSpan.FromMilliseconds(50), time);
+        // Polling at a fraction of the window keeps the extra delay small without a timer per key.
+        var tick = TimeSpan.FromMilliseconds(Math.Clamp(options.Value.StockCoalesceWindow.TotalMilliseconds / 4, 10, 100));
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            while (!stoppingToken.IsCancellationRequested)
             {
-                IReadOnlyList<StockPush> pushes;
-                List<TopicPartitionOffset> covered;
+                await Task.Delay(tick, time, stoppingToken);
+                IReadOnlyList<CoalescedStock> due;
                 lock (_stockLock)
                 {
-                    pushes = _stock.Drain();
-                    covered = [.. _stockOffsets];
-                    _stockOffsets.Clear();
+                    due = _stock.TakeDue(time.GetUtcNow());
                 }
 
-                await Task.WhenAll(pushes.Select(p => executor.ExecuteAsync(PushMapping.Stock(p, options.Value.StockLevelsTopic), stoppingToken)));
-                foreach (var offset in covered)
+                foreach (var stock in due)
                 {
-                    _offsets.Complete(offset);
+                    await _stockSlots.WaitAsync(stoppingToken);
+                    _ = RunStockAsync(stock, stoppingToken);
                 }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    private async Task RunStockAsync(CoalescedStock stock, CancellationToken stoppingToken)
+    {
+        using var inFlight = InFlight.WithLabels("stock").TrackInProgress();
+        var done = false;
+        try
+        {
+            await executor.ExecuteAsync(PushMapping.Stock(stock.Push, options.Value.StockLevelsTopic), stoppingToken);
+            done = true;
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Left owed: its records stay uncommitted and the figure is pushed again after restart.
+        }
+        catch (Exception e) when (e is KafkaException or SchemaRegistryException)
+        {
+            LogRecordFailed(logger, stock.Push.PushId, e);
+        }
+        finally
+        {
+            lock (_stockLock)
+            {
+                _stock.Finish(stock.Key);
+                foreach (var source in stock.Sources.Where(_ => done))
+                {
+                    var id = (source.Topic, source.Partition.Value, source.Offset.Value);
+                    if (_stockOwed.TryGetValue(id, out var owed) && (_stockOwed[id] = owed - 1) == 0)
+                    {
+                        _stockOwed.Remove(id);
+                        _offsets.Complete(source);
+                    }
+                }
+            }
+
+            _stockSlots.Release();
         }
     }
 
@@ -264,12 +388,16 @@ public sealed partial class ChannelSyncWorker(
     [LoggerMessage(Level = LogLevel.Error, Message = "Push {PushId}: recording its outcome failed; it stays uncommitted and is retried after restart")]
     private static partial void LogRecordFailed(ILogger logger, string pushId, Exception exception);
 
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Consuming failed; the worker stops (committed offsets stay where the last finished push left them)")]
+    private static partial void LogConsumerFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Committing offsets failed; retrying on the next commit")]
     private static partial void LogCommitFailed(ILogger logger, Exception exception);
 
     public override void Dispose()
     {
         _slots.Dispose();
+        _stockSlots.Dispose();
         base.Dispose();
     }
 }

@@ -6,24 +6,116 @@ namespace Fulfillment.Sinks.ChannelSync.Tests;
 
 public class UnitTests
 {
+    private static readonly DateTimeOffset T0 = new(2025, 11, 21, 0, 0, 0, TimeSpan.Zero);
+
+    private static StockPush Figure(Channel channel, string shop, string sku, int available, int ms) =>
+        new($"p-{sku}-{ms}", "pool", "e", channel, shop, sku, available, T0.UtcDateTime.AddMilliseconds(ms));
+
     [Fact]
-    public void StockCoalescer_BurstForOneSku_KeepsOnlyTheLatestFigurePerShop()
+    public void StockCoalescer_BurstForOneSku_PushesOnceWithTheLatestFigurePerShopAfterTheWindow()
     {
-        var coalescer = new StockCoalescer();
-        var t = new DateTime(2025, 11, 21, 0, 0, 0, DateTimeKind.Utc);
+        var coalescer = new StockCoalescer(TimeSpan.FromMilliseconds(500));
+        var tp = new TopicPartition("stock-levels", 0);
         for (var i = 0; i < 100; i++)
         {
-            coalescer.Add(new StockPush($"p{i}", "pool", "e", Channel.Shopify, "s1", "SKU-1", 100 - i, t.AddMilliseconds(i)));
+            coalescer.Add(Figure(Channel.Shopify, "s1", "SKU-1", 100 - i, i), T0.AddMilliseconds(i), new TopicPartitionOffset(tp, i));
         }
 
-        coalescer.Add(new StockPush("late-old", "pool", "e", Channel.Shopify, "s1", "SKU-1", 999, t));
-        coalescer.Add(new StockPush("w", "pool", "e", Channel.WooCommerce, "w1", "SKU-1", 5, t));
+        coalescer.Add(Figure(Channel.Shopify, "s1", "SKU-1", 999, 0), T0.AddMilliseconds(100), new TopicPartitionOffset(tp, 100));
+        coalescer.Add(Figure(Channel.WooCommerce, "w1", "SKU-1", 5, 0), T0.AddMilliseconds(100), new TopicPartitionOffset(tp, 101));
 
-        var drained = coalescer.Drain();
+        coalescer.TakeDue(T0.AddMilliseconds(499)).ShouldBeEmpty();
+        var due = coalescer.TakeDue(T0.AddMilliseconds(500));
 
-        drained.Count.ShouldBe(2);
-        drained.Single(p => p.Channel == Channel.Shopify).Available.ShouldBe(1);
+        var shopify = due.ShouldHaveSingleItem();
+        shopify.Push.Available.ShouldBe(1);
+        shopify.Sources.Count.ShouldBe(101);
+        coalescer.TakeDue(T0.AddMilliseconds(600)).Single().Key.Channel.ShouldBe(Channel.WooCommerce);
         coalescer.PendingCount.ShouldBe(0);
+    }
+
+    [Fact]
+    public void StockCoalescer_FigureKeepsChanging_IsStillDueOneWindowAfterTheFirstChange()
+    {
+        var coalescer = new StockCoalescer(TimeSpan.FromSeconds(1));
+        for (var ms = 0; ms <= 5000; ms += 100)
+        {
+            coalescer.Add(Figure(Channel.Shopify, "s1", "SKU-1", ms, ms), T0.AddMilliseconds(ms));
+            if (ms == 1000)
+            {
+                // A debounce would wait for quiet and never push while the SKU keeps selling.
+                coalescer.TakeDue(T0.AddMilliseconds(ms)).Single().Push.Available.ShouldBe(1000);
+            }
+        }
+    }
+
+    [Fact]
+    public void StockCoalescer_KeyInFlight_HoldsTheNewerFigureUntilThatPushFinishes()
+    {
+        var coalescer = new StockCoalescer(TimeSpan.Zero);
+        coalescer.Add(Figure(Channel.Amazon, "a1", "SKU-1", 5, 0), T0);
+        var first = coalescer.TakeDue(T0).Single();
+        coalescer.Add(Figure(Channel.Amazon, "a1", "SKU-1", 4, 1), T0.AddMilliseconds(1));
+
+        coalescer.TakeDue(T0.AddSeconds(10)).ShouldBeEmpty();
+        coalescer.Finish(first.Key);
+
+        coalescer.TakeDue(T0.AddSeconds(10)).Single().Push.Available.ShouldBe(4);
+    }
+
+    [Fact]
+    public void StockCoalescer_AnyInterleavingOfFigures_HandsOutOneLatestFigurePerKeyAndCoversEverySource() =>
+        Gen.Select(Gen.Int[0, 2], Gen.Int[0, 3], Gen.Int[0, 50], Gen.Int[0, 1000]).Array[1, 60].Sample(figures =>
+        {
+            var coalescer = new StockCoalescer(TimeSpan.FromMilliseconds(100));
+            var tp = new TopicPartition("stock-levels", 0);
+            for (var i = 0; i < figures.Length; i++)
+            {
+                var (channel, sku, available, at) = figures[i];
+                coalescer.Add(Figure((Channel)channel, "shop", $"SKU-{sku}", available, at), T0.AddMilliseconds(i), new TopicPartitionOffset(tp, i));
+            }
+
+            var due = coalescer.TakeDue(T0.AddSeconds(1));
+            due.Select(d => d.Key).Distinct().Count().ShouldBe(due.Count);
+            due.SelectMany(d => d.Sources).Select(s => s.Offset.Value).Order().ShouldBe(Enumerable.Range(0, figures.Length).Select(i => (long)i));
+            foreach (var d in due)
+            {
+                var latest = figures.Where(f => (Channel)f.Item1 == d.Key.Channel && $"SKU-{f.Item2}" == d.Key.Sku).Max(f => f.Item4);
+                d.Push.At.ShouldBe(T0.UtcDateTime.AddMilliseconds(latest));
+            }
+        });
+
+    [Fact]
+    public void PushMappingStock_ChannelWideFigure_GoesToEveryConfiguredShopOfThatChannelAndNothingElse()
+    {
+        ChannelEndpoint[] shops =
+        [
+            new() { Channel = Channel.Shopify, ShopId = "a.myshopify.com" }, new() { Channel = Channel.Shopify, ShopId = "b.myshopify.com" },
+            new() { Channel = Channel.Amazon, ShopId = "A2EUQ1WTGCTBG2" },
+        ];
+        var skipped = new List<Channel>();
+        var e = new Fulfillment.Schemas.Stock.StockLevelEvent
+        {
+            metadata = new EventMetadata { event_id = "evt-1", pool_id = "pool", correlation_id = "c", causation_id = "c", source_system = "s", source_id = "s" },
+            body = new Fulfillment.Schemas.Stock.StockLevelChanged
+            {
+                sku = "TENT-2P-GRN",
+                location_id = "OTT",
+                channel_available_to_sell =
+                [
+                    new() { channel = Channel.Shopify, shop_id = "", available_to_sell = 7 },
+                    new() { channel = Channel.Amazon, shop_id = "a2euq1wtgctbg2", available_to_sell = -2 },
+                    new() { channel = Channel.Ebay, shop_id = "", available_to_sell = 3 },
+                ],
+            },
+        };
+
+        var pushes = PushMapping.Stock(e, shops, skipped.Add);
+
+        pushes.Select(p => (p.Channel, p.ShopId, p.Available)).ShouldBe(
+            [(Channel.Shopify, "a.myshopify.com", 7), (Channel.Shopify, "b.myshopify.com", 7), (Channel.Amazon, "A2EUQ1WTGCTBG2", 0)]);
+        skipped.ShouldBe([Channel.Ebay]);
+        PushMapping.Stock(e, [], skipped.Add).ShouldBeEmpty();
     }
 
     [Fact]
