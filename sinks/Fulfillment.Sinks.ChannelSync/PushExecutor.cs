@@ -45,8 +45,17 @@ public sealed partial class PushExecutor(
     Func<TimeSpan, CancellationToken, Task>? delay = null)
 {
     private static readonly Counter Attempts = Metrics.CreateCounter(
-        "fulfillment_channel_sync_attempts_total", "Push attempts by channel, operation and outcome.",
+        "fulfillment_channel_sync_push_attempts_total",
+        "Push attempts by channel, operation and outcome (Pushed, AlreadyPushed, NotApplicable, Retrying, DeadLettered).",
         new CounterConfiguration { LabelNames = ["channel", "operation", "outcome"] });
+
+    private static readonly Histogram AttemptDuration = Metrics.CreateHistogram(
+        "fulfillment_channel_sync_push_duration_seconds", "Time one push attempt spent calling the channel (all its HTTP calls), by channel and operation.",
+        new HistogramConfiguration { LabelNames = ["channel", "operation"], Buckets = Histogram.ExponentialBuckets(0.005, 2, 14) });
+
+    private static readonly Counter DeadLetters = Metrics.CreateCounter(
+        "fulfillment_channel_sync_dead_letters_total", "Pushes given up on, by channel, operation and reason (Rejected, RetriesExhausted, Unconfigured).",
+        new CounterConfiguration { LabelNames = ["channel", "operation", "reason"] });
 
     private readonly Dictionary<Channel, IChannelPusher> _pushers = pushers.ToDictionary(p => p.Channel);
     private readonly Func<TimeSpan, CancellationToken, Task> _delay = delay ?? ((d, ct) => Task.Delay(d, time, ct));
@@ -66,16 +75,24 @@ public sealed partial class PushExecutor(
         for (var attempt = 1; ; attempt++)
         {
             PushResult result;
+            var started = time.GetTimestamp();
             try
             {
                 result = await request.Call(pusher, shop, cancellationToken);
             }
-            catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
+                // Network failures, timeouts and answers of an unexpected shape are all treated like a lost response:
+                // the pushers check before creating, so retrying is safe, and a push that keeps failing is dead-lettered
+                // rather than stopping the worker or silently vanishing.
                 result = new PushResult(PushStatus.Retry, null, $"{e.GetType().Name}: {e.Message}");
             }
+            finally
+            {
+                AttemptDuration.WithLabels(request.Channel.ToString(), request.Operation.ToString()).Observe(time.GetElapsedTime(started).TotalSeconds);
+            }
 
-            if (result.Status is PushStatus.Pushed or PushStatus.AlreadyPushed)
+            if (result.Status is PushStatus.Pushed or PushStatus.AlreadyPushed or PushStatus.NotApplicable)
             {
                 await RecordAsync(request, attempt, PushOutcome.Pushed, result, null, cancellationToken);
                 return PushOutcome.Pushed;
@@ -119,13 +136,15 @@ public sealed partial class PushExecutor(
             failed_at = now,
             consumer_group = options.Value.ConsumerGroup,
         }, cancellationToken);
+        DeadLetters.WithLabels(request.Channel.ToString(), request.Operation.ToString(), errorType).Inc();
         LogDeadLettered(logger, request.Channel, request.Operation, request.TargetId, attempt, reason);
         return PushOutcome.DeadLettered;
     }
 
     private Task RecordAsync(PushRequest request, int attempt, PushOutcome outcome, PushResult result, DateTime? next, CancellationToken cancellationToken)
     {
-        Attempts.WithLabels(request.Channel.ToString(), request.Operation.ToString(), outcome.ToString()).Inc();
+        var label = outcome == PushOutcome.Pushed && (result.Status is PushStatus.AlreadyPushed or PushStatus.NotApplicable) ? result.Status.ToString() : outcome.ToString();
+        Attempts.WithLabels(request.Channel.ToString(), request.Operation.ToString(), label).Inc();
         return recorder.RecordAsync(new ChannelPushOutcome
         {
             metadata = Metadata(request, $"{request.PushId}|attempt-{attempt}", time.GetUtcNow().UtcDateTime),
@@ -137,7 +156,13 @@ public sealed partial class PushExecutor(
             attempt = attempt,
             outcome = outcome,
             http_status = result.HttpStatus,
-            error = result.Status is PushStatus.Pushed ? null : result.Status is PushStatus.AlreadyPushed ? "already on the channel; not sent again" : result.Error,
+            error = result.Status switch
+            {
+                PushStatus.Pushed => null,
+                PushStatus.AlreadyPushed => "already on the channel; not sent again",
+                PushStatus.NotApplicable => $"not sent: {result.Error}",
+                _ => result.Error,
+            },
             next_attempt_at = next,
         }, cancellationToken);
     }

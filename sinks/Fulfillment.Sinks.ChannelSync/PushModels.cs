@@ -39,6 +39,8 @@ public enum PushStatus
     Retry,
     /// <summary>The channel refused it (4xx, userErrors): retrying cannot help.</summary>
     Rejected,
+    /// <summary>Deliberately not sent (e.g. an Amazon listing fulfilled by Amazon: FBA stock is Amazon's to set).</summary>
+    NotApplicable,
 }
 
 public sealed record PushResult(PushStatus Status, int? HttpStatus = null, string? Error = null, TimeSpan? RetryAfter = null)
