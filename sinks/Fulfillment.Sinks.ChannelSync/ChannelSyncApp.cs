@@ -21,12 +21,14 @@ public static class ChannelSyncApp
         var services = builder.Services;
         services.AddValidatedOptions<KafkaOptions>(KafkaOptions.Section);
         services.AddValidatedOptions<ChannelSyncOptions>(ChannelSyncOptions.Section);
+        services.AddSingleton<IValidateOptions<ChannelSyncOptions>, ChannelSyncOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddHttpClient(nameof(ChannelSync), c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddSingleton<IChannelPusher>(sp => new ShopifyPusher(Client(sp)));
         services.AddSingleton<IChannelPusher>(sp => new WooCommercePusher(Client(sp)));
         services.AddSingleton<IChannelPusher>(sp => new AmazonPusher(Client(sp)));
         services.AddSingleton<IChannelPusher>(sp => new EbayPusher(Client(sp)));
+        services.AddSingleton<IChannelPusher>(sp => new TikTokShopPusher(Client(sp), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IChannelPusherLookup, PusherLookup>();
         services.AddSingleton<IPushRecorder, KafkaPushRecorder>();
         services.AddSingleton(sp => new PushExecutor(

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 using Fulfillment.Schemas.Common;
 using Fulfillment.Schemas.Topics;
 
@@ -71,8 +72,86 @@ public sealed class ChannelEndpoint
     /// <summary>Shopify Admin API version.</summary>
     public string ApiVersion { get; set; } = "2025-10";
 
+    /// <summary>TikTok Shop app key (a public identifier; signed into every request).</summary>
+    public string? AppKey { get; set; }
+
+    /// <summary>Name of the environment variable holding the TikTok Shop app secret that signs requests.</summary>
+    public string? AppSecretEnvironmentVariable { get; set; }
+
+    /// <summary>The app secret itself when a non-file provider supplies it (environment <c>ChannelSync__Shops__N__AppSecret</c>).</summary>
+    public string? AppSecret { get; set; }
+
+    /// <summary>TikTok Shop <c>shop_cipher</c> (which shop of the authorized seller a request is for).</summary>
+    public string? ShopCipher { get; set; }
+
+    /// <summary>TikTok Shop warehouse whose quantity the hub sets; without it TikTok updates the shop's default warehouse.</summary>
+    public string? WarehouseId { get; set; }
+
+    /// <summary>TikTok Shop <c>shipping_provider_id</c> per carrier name as the warehouses report it (e.g. <c>UPS</c>),
+    /// from TikTok's Get Shipping Providers API. A carrier missing here is refused, not guessed.</summary>
+    public IDictionary<string, string> ShippingProviders { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
     internal string? ResolveToken() =>
         TokenEnvironmentVariable is { Length: > 0 } variable ? Environment.GetEnvironmentVariable(variable) : Token;
 
+    internal string? ResolveAppSecret() =>
+        AppSecretEnvironmentVariable is { Length: > 0 } variable ? Environment.GetEnvironmentVariable(variable) : AppSecret;
+
     public override string ToString() => $"{Channel} shop {ShopId} at {BaseUrl}";
+}
+
+/// <summary>Refuses to start with a shop the worker could not call: missing channel, id or URL, an Amazon shop without a
+/// marketplace, a TikTok Shop shop without app key and secret, or a credential variable that is named but unset.
+/// Messages name the setting, never a secret's value. No shops at all is valid: the worker then pushes nothing.</summary>
+public sealed class ChannelSyncOptionsValidator : IValidateOptions<ChannelSyncOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ChannelSyncOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        for (var i = 0; i < options.Shops.Count; i++)
+        {
+            var shop = options.Shops[i];
+            var at = $"ChannelSync:Shops:{i}";
+            if (shop.Channel is null or Channel.Manual)
+            {
+                errors.Add($"{at}:Channel must be Shopify, WooCommerce, Amazon, Ebay or TikTokShop");
+            }
+
+            if (string.IsNullOrWhiteSpace(shop.ShopId))
+            {
+                errors.Add($"{at}:ShopId is required");
+            }
+
+            if (shop.BaseUrl is not { IsAbsoluteUri: true })
+            {
+                errors.Add($"{at}:BaseUrl must be an absolute URL");
+            }
+
+            if (shop.TokenEnvironmentVariable is { Length: > 0 } tokenVariable && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(tokenVariable)))
+            {
+                errors.Add($"{at}:TokenEnvironmentVariable names {tokenVariable}, which is not set");
+            }
+
+            if (shop.Channel == Channel.Amazon && string.IsNullOrWhiteSpace(shop.MarketplaceId))
+            {
+                errors.Add($"{at}:MarketplaceId is required for Amazon");
+            }
+
+            if (shop.Channel == Channel.TikTokShop)
+            {
+                if (string.IsNullOrWhiteSpace(shop.AppKey))
+                {
+                    errors.Add($"{at}:AppKey is required for TikTok Shop");
+                }
+
+                if (string.IsNullOrEmpty(shop.ResolveAppSecret()))
+                {
+                    errors.Add($"{at}: TikTok Shop needs AppSecretEnvironmentVariable (set) or AppSecret");
+                }
+            }
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
 }

@@ -13,6 +13,9 @@ namespace Fulfillment.Sinks.ChannelSync;
 /// shipment id, so a retry (or a replay) edits the same package instead of adding one.</summary>
 public sealed class AmazonPusher(HttpClient http) : IChannelPusher
 {
+    /// <summary>The fulfillment channel code of merchant-fulfilled (MFN) offers.</summary>
+    private const string MerchantFulfilled = "DEFAULT";
+
     public Channel Channel => Channel.Amazon;
 
     public PushOperation ShipmentOperation => PushOperation.UpdateTracking;
@@ -47,9 +50,76 @@ public sealed class AmazonPusher(HttpClient http) : IChannelPusher
         return await PushResult.FromResponseAsync(response, cancellationToken);
     }
 
-    public Task<PushResult> PushStockAsync(ChannelEndpoint shop, StockPush push, CancellationToken cancellationToken) =>
-        // MFN quantities go through the Listings Items / Feeds APIs, not built yet.
-        Task.FromResult(new PushResult(PushStatus.Rejected, null, "Amazon inventory push is not supported yet (Listings/Feeds API)"));
+    /// <summary>
+    /// MFN quantity through the Listings Items API (2021-08-01): read the listing's fulfillment availability, then patch
+    /// with the <c>merge</c> operation on <c>fulfillment_availability</c> selected by <c>fulfillment_channel_code=DEFAULT</c>
+    /// (merchant-fulfilled), which changes that entry's quantity only. A listing fulfilled by Amazon (any other channel
+    /// code, e.g. AMAZON_NA) is left alone: FBA stock is Amazon's. Chosen over JSON_LISTINGS_FEED because a coalesced push
+    /// is one SKU at a time and the synchronous answer (ACCEPTED / INVALID with issues) is the outcome we record; the
+    /// patch rate (5 rps, burst 5) is far above what coalescing leaves.
+    /// </summary>
+    public async Task<PushResult> PushStockAsync(ChannelEndpoint shop, StockPush push, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(shop);
+        ArgumentNullException.ThrowIfNull(push);
+        var item = ListingPath(shop.ShopId!, push.Sku);
+        var marketplace = Uri.EscapeDataString(shop.MarketplaceId ?? "");
+        string productType;
+        using (var get = new HttpRequestMessage(HttpMethod.Get, new Uri(shop.BaseUrl!, $"{item}?marketplaceIds={marketplace}&includedData=summaries,fulfillmentAvailability")))
+        {
+            get.Headers.Add("x-amz-access-token", shop.ResolveToken());
+            using var response = await http.SendAsync(get, cancellationToken);
+            var read = await PushResult.FromResponseAsync(response, cancellationToken);
+            if (read.Status != PushStatus.Pushed)
+            {
+                return read;
+            }
+
+            var listing = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken))!;
+            var availability = listing["fulfillmentAvailability"]?.AsArray() ?? [];
+            var afn = availability.Select(a => (string?)a?["fulfillmentChannelCode"]).FirstOrDefault(c => c is not null and not MerchantFulfilled);
+            if (afn is not null)
+            {
+                return new PushResult(PushStatus.NotApplicable, 200, $"listing {push.Sku} is fulfilled by Amazon ({afn}); FBA stock is Amazon's");
+            }
+
+            var current = availability.FirstOrDefault(a => (string?)a?["fulfillmentChannelCode"] == MerchantFulfilled)?["quantity"];
+            if (current is not null && (int)current == push.Available)
+            {
+                return new PushResult(PushStatus.AlreadyPushed, 200);
+            }
+
+            productType = (string?)listing["summaries"]?.AsArray().FirstOrDefault(s => (string?)s?["marketplaceId"] == shop.MarketplaceId)?["productType"]
+                ?? (string?)listing["summaries"]?[0]?["productType"] ?? "PRODUCT";
+        }
+
+        var patch = new JsonObject
+        {
+            ["productType"] = productType,
+            ["patches"] = new JsonArray(new JsonObject
+            {
+                ["op"] = "merge",
+                ["path"] = "/attributes/fulfillment_availability",
+                ["value"] = new JsonArray(new JsonObject { ["fulfillment_channel_code"] = MerchantFulfilled, ["quantity"] = push.Available }),
+            }),
+        };
+        using var request = new HttpRequestMessage(HttpMethod.Patch, new Uri(shop.BaseUrl!, $"{item}?marketplaceIds={marketplace}")) { Content = JsonContent.Create(patch) };
+        request.Headers.Add("x-amz-access-token", shop.ResolveToken());
+        using var patched = await http.SendAsync(request, cancellationToken);
+        var result = await PushResult.FromResponseAsync(patched, cancellationToken);
+        if (result.Status != PushStatus.Pushed)
+        {
+            return result;
+        }
+
+        var submission = JsonNode.Parse(await patched.Content.ReadAsStringAsync(cancellationToken));
+        return (string?)submission?["status"] == "ACCEPTED"
+            ? result
+            : new PushResult(PushStatus.Rejected, result.HttpStatus, $"listing {(string?)submission?["status"]}: {PushResult.Truncate(submission?["issues"]?.ToJsonString() ?? "")}");
+    }
+
+    private static string ListingPath(string sellerId, string sku) =>
+        $"/listings/2021-08-01/items/{Uri.EscapeDataString(sellerId)}/{Uri.EscapeDataString(sku)}";
 }
 
 /// <summary>WooCommerce REST v3: order status <c>completed</c> with tracking meta (what tracking plugins read) plus a
@@ -176,8 +246,64 @@ public sealed class EbayPusher(HttpClient http) : IChannelPusher
         return await PushResult.FromResponseAsync(created, cancellationToken);
     }
 
-    public Task<PushResult> PushStockAsync(ChannelEndpoint shop, StockPush push, CancellationToken cancellationToken) =>
-        Task.FromResult(new PushResult(PushStatus.Rejected, null, "eBay inventory push is not supported yet (Inventory API)"));
+    /// <summary>
+    /// Inventory API <c>bulk_update_price_quantity</c>: eBay lists the smaller of the inventory item's ship-to-home
+    /// quantity and each offer's available quantity, so both are set in one call, for the SKU's published offers (read
+    /// with <c>getOffers</c>). A SKU with no offers only gets its inventory item quantity. The answer is per item (200, or
+    /// 207 Multi-Status): a 5xx item is retried, another failing item is a refusal.
+    /// </summary>
+    public async Task<PushResult> PushStockAsync(ChannelEndpoint shop, StockPush push, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(shop);
+        ArgumentNullException.ThrowIfNull(push);
+        var offers = new JsonArray();
+        using (var list = Request(shop, HttpMethod.Get, $"/sell/inventory/v1/offer?sku={Uri.EscapeDataString(push.Sku)}"))
+        using (var response = await http.SendAsync(list, cancellationToken))
+        {
+            // 404 is eBay's answer for a SKU without offers (errorId 25713): the inventory item alone is updated.
+            if (response.StatusCode != System.Net.HttpStatusCode.NotFound)
+            {
+                var read = await PushResult.FromResponseAsync(response, cancellationToken);
+                if (read.Status != PushStatus.Pushed)
+                {
+                    return read;
+                }
+
+                var found = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken))?["offers"]?.AsArray() ?? [];
+                foreach (var offer in found.Where(o => (string?)o?["status"] == "PUBLISHED"))
+                {
+                    offers.Add(new JsonObject { ["offerId"] = (string?)offer!["offerId"], ["availableQuantity"] = push.Available });
+                }
+            }
+        }
+
+        var entry = new JsonObject { ["sku"] = push.Sku, ["shipToLocationAvailability"] = new JsonObject { ["quantity"] = push.Available } };
+        if (offers.Count > 0)
+        {
+            entry["offers"] = offers;
+        }
+
+        using var update = Request(shop, HttpMethod.Post, "/sell/inventory/v1/bulk_update_price_quantity");
+        update.Content = JsonContent.Create(new JsonObject { ["requests"] = new JsonArray(entry) });
+        using var updated = await http.SendAsync(update, cancellationToken);
+        var result = await PushResult.FromResponseAsync(updated, cancellationToken);
+        if (result.Status != PushStatus.Pushed)
+        {
+            return result;
+        }
+
+        var failed = (JsonNode.Parse(await updated.Content.ReadAsStringAsync(cancellationToken))?["responses"]?.AsArray() ?? [])
+            .Where(r => (int?)r?["statusCode"] is not (>= 200 and < 300)).ToList();
+        if (failed.Count == 0)
+        {
+            return result;
+        }
+
+        var detail = $"HTTP {(int)updated.StatusCode}: {PushResult.Truncate(new JsonArray([.. failed.Select(f => f!.DeepClone())]).ToJsonString())}";
+        return failed.Any(f => (int?)f?["statusCode"] >= 500)
+            ? new PushResult(PushStatus.Retry, (int)updated.StatusCode, detail)
+            : new PushResult(PushStatus.Rejected, (int)updated.StatusCode, detail);
+    }
 
     private static HttpRequestMessage Request(ChannelEndpoint shop, HttpMethod method, string path)
     {

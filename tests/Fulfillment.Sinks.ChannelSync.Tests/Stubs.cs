@@ -55,9 +55,14 @@ public sealed class VendorStub : IDisposable
             Token = "test-token",
             MarketplaceId = "ATVPDKIKX0DER",
             LocationId = "gid://shopify/Location/655441491",
+            AppKey = "6abc123def456",
+            AppSecret = TikTokAppSecret,
+            ShopCipher = "GCP_XF90igAAAABh00qsWgtvOiGFNqyubMt3",
+            WarehouseId = "7068517275539719942",
         };
+        Endpoint.ShippingProviders["UPS"] = "6617675021119438597";
         Options.Shops.Add(Endpoint);
-        IChannelPusher[] pushers = [new ShopifyPusher(_http), new WooCommercePusher(_http), new AmazonPusher(_http), new EbayPusher(_http)];
+        IChannelPusher[] pushers = [new ShopifyPusher(_http), new WooCommercePusher(_http), new AmazonPusher(_http), new EbayPusher(_http), new TikTokShopPusher(_http, TimeProvider.System)];
         Executor = new PushExecutor(pushers, Recorder, Microsoft.Extensions.Options.Options.Create(Options), TimeProvider.System,
             NullLogger<PushExecutor>.Instance, (wait, _) =>
             {
@@ -66,6 +71,8 @@ public sealed class VendorStub : IDisposable
             });
         Lookup = new OperationLookup(pushers);
     }
+
+    public const string TikTokAppSecret = "e59af819cc";
 
     public WireMockServer Server { get; }
 
