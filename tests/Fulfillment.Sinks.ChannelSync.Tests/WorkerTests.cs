@@ -29,6 +29,7 @@ public sealed class WorkerTests : IAsyncLifetime
     private readonly string _stock = DevBrokerFixture.UniqueName("stock-levels");
     private readonly string _outcomes = DevBrokerFixture.UniqueName("push-outcomes");
     private readonly string _deadLetters = DevBrokerFixture.UniqueName("dead-letters");
+    private readonly string _group = DevBrokerFixture.UniqueName("sync");
     private PostgresDatabase? _database;
     private WebApplication? _registry;
     private WebApplication? _worker;
@@ -45,23 +46,43 @@ public sealed class WorkerTests : IAsyncLifetime
         _registry = RegistryApp.Build(["--urls", "http://127.0.0.1:0", "--Postgres:ConnectionString", _database.ConnectionString]);
         await _registry.StartAsync();
         _shopify = WireMockServer.Start(new WireMockServerSettings { Urls = [$"http://127.0.0.1:{FreePorts.ConsecutiveRange()}"] });
+    }
+
+    /// <summary>Starts a worker process (host) in the given consumer group, replacing a stopped one.</summary>
+    private async Task<WebApplication> StartWorkerAsync(string? group = null, bool withShop = true)
+    {
+        string[] shop =
+        [
+            "--ChannelSync:Shops:0:Channel=Shopify",
+            $"--ChannelSync:Shops:0:ShopId={Shop}",
+            $"--ChannelSync:Shops:0:BaseUrl={_shopify!.Urls[0]}",
+            "--ChannelSync:Shops:0:Token=shpat_test",
+            "--ChannelSync:Shops:0:LocationId=gid://shopify/Location/655441491",
+        ];
         _worker = ChannelSyncApp.Build([
+            .. withShop ? shop : [],
             "--urls=http://127.0.0.1:0",
             $"--Kafka:BootstrapServers={_broker.BootstrapServers}",
-            $"--Kafka:SchemaRegistryUrl={_registry.Urls.Single()}",
+            $"--Kafka:SchemaRegistryUrl={_registry!.Urls.Single()}",
             $"--ChannelSync:ShipmentsTopic={_shipments}",
             $"--ChannelSync:StockLevelsTopic={_stock}",
             $"--ChannelSync:OutcomesTopic={_outcomes}",
             $"--ChannelSync:DeadLettersTopic={_deadLetters}",
-            $"--ChannelSync:ConsumerGroup={DevBrokerFixture.UniqueName("sync")}",
+            $"--ChannelSync:ConsumerGroup={group ?? _group}",
             "--ChannelSync:StockCoalesceWindow=00:00:02",
-            "--ChannelSync:Shops:0:Channel=Shopify",
-            $"--ChannelSync:Shops:0:ShopId={Shop}",
-            $"--ChannelSync:Shops:0:BaseUrl={_shopify.Urls[0]}",
-            "--ChannelSync:Shops:0:Token=shpat_test",
-            "--ChannelSync:Shops:0:LocationId=gid://shopify/Location/655441491",
         ]);
         await _worker.StartAsync();
+        return _worker;
+    }
+
+    private async Task StopWorkerAsync()
+    {
+        if (_worker is not null)
+        {
+            await _worker.StopAsync();
+            await _worker.DisposeAsync();
+            _worker = null;
+        }
     }
 
     [Fact]
@@ -75,6 +96,7 @@ public sealed class WorkerTests : IAsyncLifetime
             {"data":{"fulfillmentCreate":{"fulfillment":{"id":"gid://shopify/Fulfillment/1069019876","status":"SUCCESS"},"userErrors":[]}}}
             """));
         var shipment = Shipments.Confirmed(Channel.Shopify, Shop, "450789469", "1Z999AA10123456784", ("866550311766439020", "TENT-2P-GRN", 1));
+        await StartWorkerAsync();
 
         await ProduceAsync(_shipments, shipment);
 
@@ -96,6 +118,7 @@ public sealed class WorkerTests : IAsyncLifetime
         _shopify.Given(Request.Create().WithPath(GraphQl).UsingPost().WithBody(new WildcardMatcher("*SetAvailable*"))).RespondWith(Json("""
             {"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":{"id":"gid://shopify/InventoryAdjustmentGroup/11"},"userErrors":[]}}}
             """));
+        await StartWorkerAsync();
         var at = DateTime.UtcNow;
         for (var available = 20; available > 10; available--)
         {
@@ -108,6 +131,117 @@ public sealed class WorkerTests : IAsyncLifetime
         sets.Count.ShouldBeInRange(1, 3);
         sets[^1].RequestMessage.Body!.ShouldContain("\"quantity\":11");
     }
+
+    [Fact]
+    public async Task FreshConsumerGroup_RecordsProducedBeforeItStarted_ArePushed()
+    {
+        // auto.offset.reset=error: a group without committed offsets starts at the beginning only because the worker
+        // says so explicitly; without that, librdkafka would fail the partition instead of reading it.
+        StubShopifyOrder(() => "");
+        _shopify!.Given(Request.Create().WithPath(GraphQl).UsingPost().WithBody(new WildcardMatcher("*CreateFulfillment*"))).RespondWith(Json(CreatedBody));
+        var shipment = Shipments.Confirmed(Channel.Shopify, Shop, "450789470", "1Z999AA10123456785", ("866550311766439020", "TENT-2P-GRN", 1));
+        await ProduceAsync(_shipments, shipment);
+
+        await StartWorkerAsync(DevBrokerFixture.UniqueName("fresh"));
+
+        (await WaitForOutcomeAsync(o => o.target_id == "450789470")).outcome.ShouldBe(PushOutcome.Pushed);
+    }
+
+    [Fact]
+    public async Task WorkerRestartedWhileFulfillmentCreateIsInFlight_DoesNotCreateASecondFulfillment()
+    {
+        // The mutation reaches Shopify (which creates the fulfillment) but the worker is stopped before the answer
+        // arrives, so the record is never committed and the restarted worker reads it again.
+        const string tracking = "1Z999AA10123456786";
+        var created = false;
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        StubShopifyOrder(() => Volatile.Read(ref created) ? tracking : "");
+        _shopify!.Given(Request.Create().WithPath(GraphQl).UsingPost().WithBody(new WildcardMatcher("*CreateFulfillment*"))).RespondWith(Response.Create()
+            .WithCallback(async _ =>
+            {
+                Volatile.Write(ref created, true);
+                arrived.TrySetResult();
+                await release.Task;
+                return new WireMock.ResponseMessage
+                {
+                    StatusCode = 200,
+                    BodyData = new WireMock.Util.BodyData { BodyAsString = CreatedBody, DetectedBodyType = WireMock.Types.BodyType.String },
+                };
+            }));
+        var shipment = Shipments.Confirmed(Channel.Shopify, Shop, "450789471", tracking, ("866550311766439020", "TENT-2P-GRN", 1));
+        await StartWorkerAsync();
+        await ProduceAsync(_shipments, shipment);
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(60));
+
+        await StopWorkerAsync();
+        release.TrySetResult();
+        await StartWorkerAsync();
+
+        var outcome = await WaitForOutcomeAsync(o => o.target_id == "450789471" && o.outcome == PushOutcome.Pushed);
+        outcome.error.ShouldBe("already on the channel; not sent again");
+        _shopify.LogEntries.Count(e => (e.RequestMessage.Body ?? "").Contains("CreateFulfillment", StringComparison.Ordinal)).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task EmptyChannelConfig_StartsHealthyCountsStockAsSkippedAndCallsNoChannel()
+    {
+        var worker = await StartWorkerAsync(withShop: false);
+        using var http = new HttpClient { BaseAddress = new Uri(worker.Urls.Single()) };
+        const string skipped = "fulfillment_channel_sync_stock_skipped_total{channel=\"Shopify\"}";
+        var before = await MetricAsync(http, skipped);
+
+        await ProduceAsync(_stock, StockChanged("MUG-TI-450", 5, DateTime.UtcNow));
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (await MetricAsync(http, skipped) <= before && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        (await MetricAsync(http, skipped)).ShouldBe(before + 1);
+        (await http.GetAsync(new Uri("/health", UriKind.Relative))).StatusCode.ShouldBe(System.Net.HttpStatusCode.OK);
+        var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        foreach (var name in new[] { "fulfillment_channel_sync_push_attempts_total", "fulfillment_channel_sync_push_duration_seconds",
+                     "fulfillment_channel_sync_dead_letters_total", "fulfillment_channel_sync_stock_coalesced_total", "fulfillment_channel_sync_pushes_in_flight" })
+        {
+            metrics.ShouldContain($"# TYPE {name} ");
+        }
+
+        _shopify!.LogEntries.ShouldBeEmpty();
+    }
+
+    private static async Task<double> MetricAsync(HttpClient http, string series)
+    {
+        var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private const string CreatedBody = """
+        {"data":{"fulfillmentCreate":{"fulfillment":{"id":"gid://shopify/Fulfillment/1069019876","status":"SUCCESS"},"userErrors":[]}}}
+        """;
+
+    /// <summary>The fulfillment-state query, answering with a fulfillment carrying the tracking number once there is one.</summary>
+    private void StubShopifyOrder(Func<string> fulfilledTracking) =>
+        _shopify!.Given(Request.Create().WithPath(GraphQl).UsingPost().WithBody(new WildcardMatcher("*FulfillmentState*"))).RespondWith(Response.Create()
+            .WithCallback(_ =>
+            {
+                var tracking = fulfilledTracking();
+                var fulfillments = tracking.Length == 0 ? "" : $$"""{"id":"gid://shopify/Fulfillment/1069019876","trackingInfo":[{"number":"{{tracking}}"}]}""";
+                var body = """
+                    {"data":{"order":{"fulfillments":[FULFILLMENTS],"fulfillmentOrders":{"nodes":[{"id":"gid://shopify/FulfillmentOrder/1046000778",
+                     "status":"STATUS","lineItems":{"nodes":[{"id":"gid://shopify/FulfillmentOrderLineItem/1025578633",
+                     "remainingQuantity":REMAINING,"lineItem":{"id":"gid://shopify/LineItem/866550311766439020"}}]}}]}}}}
+                    """.Replace("FULFILLMENTS", fulfillments, StringComparison.Ordinal)
+                    .Replace("STATUS", tracking.Length == 0 ? "OPEN" : "CLOSED", StringComparison.Ordinal)
+                    .Replace("REMAINING", tracking.Length == 0 ? "1" : "0", StringComparison.Ordinal);
+                return new WireMock.ResponseMessage
+                {
+                    StatusCode = 200,
+                    BodyData = new WireMock.Util.BodyData { BodyAsString = body, DetectedBodyType = WireMock.Types.BodyType.String },
+                };
+            }));
 
     private static StockLevelEvent StockChanged(string sku, int available, DateTime at) => new()
     {
@@ -150,7 +284,7 @@ public sealed class WorkerTests : IAsyncLifetime
         using var consumer = new ConsumerBuilder<string, ChannelPushOutcome>(_broker.ConsumerConfig("outcomes"))
             .SetValueDeserializer(new AvroDeserializer<ChannelPushOutcome>(registry).AsSyncOverAsync()).Build();
         consumer.Assign(Enumerable.Range(0, 12).Select(p => new TopicPartitionOffset(_outcomes, p, Offset.Beginning)));
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
         {
             if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { } record && match(record.Message.Value))
@@ -164,12 +298,7 @@ public sealed class WorkerTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (_worker is not null)
-        {
-            await _worker.StopAsync();
-            await _worker.DisposeAsync();
-        }
-
+        await StopWorkerAsync();
         _shopify?.Stop();
         _shopify?.Dispose();
         if (_registry is not null)
