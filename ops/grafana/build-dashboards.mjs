@@ -158,7 +158,7 @@ const q = {
   deliveries: (outcome, by = 'source') =>
     `sum${by ? ` by (${by}) ` : ''}(rate(fulfillment_connector_deliveries_total${outcome ? `{outcome="${outcome}"}` : ''}[${rate}]))`,
   pushes: (outcome, by) =>
-    `sum by (${by}) (rate(fulfillment_channel_sync_attempts_total${outcome ? `{outcome=~"${outcome}"}` : ''}[${rate}]))`,
+    `sum by (${by}) (rate(fulfillment_channel_sync_push_attempts_total${outcome ? `{outcome=~"${outcome}"}` : ''}[${rate}]))`,
 };
 const freshnessSlo = 0.5; // seconds, p99 (the project's freshness target; the alert in ops/prometheus/rules uses the same)
 
@@ -182,7 +182,7 @@ const dashboards = {
         ['sum(rate(fulfillment_runtime_records_in_total[' + rate + ']))', 'processor records in'],
         ['sum(rate(fulfillment_runtime_records_out_total[' + rate + ']))', 'processor records out'],
         ['sum(rate(fulfillment_views_sink_records_total[' + rate + ']))', 'views sink records'],
-        ['sum(rate(fulfillment_channel_sync_attempts_total[' + rate + ']))', 'channel push attempts'],
+        ['sum(rate(fulfillment_channel_sync_push_attempts_total[' + rate + ']))', 'channel push attempts'],
       ], { unit: 'ops', description: 'Records per second at each stage: webhook → connector → processor → views / channel push.' }),
       ts('Latency (p99)', [
         [q.quantile(0.99, 'fulfillment_connector_ack_duration_seconds'), 'webhook ack'],
@@ -193,12 +193,12 @@ const dashboards = {
       row('Errors'),
       ts('Errors per second', [
         [q.deliveries('unauthorized', ''), 'webhook signature failures'],
-        [`sum(rate(fulfillment_connector_deliveries_total{outcome=~"malformed|too_large|unknown_shop"}[${rate}]))`, 'webhooks rejected (malformed, too large, unknown shop)'],
+        [`sum(rate(fulfillment_connector_deliveries_total{outcome=~"malformed|too_large|unknown_shop|rate_limited"}[${rate}]))`, 'webhooks rejected (malformed, too large, unknown shop, rate limited)'],
         [q.deliveries('store_failed', ''), 'webhooks not stored (503)'],
         [`sum(rate(fulfillment_connector_produce_failures_total[${rate}]))`, 'connector produce failures'],
         [`sum(rate(fulfillment_runtime_dead_letters_total[${rate}]))`, 'processor dead letters'],
         [`sum(rate(fulfillment_views_sink_rejected_total[${rate}]))`, 'views sink rejects'],
-        [`sum(rate(fulfillment_channel_sync_attempts_total{outcome="DeadLettered"}[${rate}]))`, 'channel push dead letters'],
+        [`sum(rate(fulfillment_channel_sync_dead_letters_total[${rate}]))`, 'channel push dead letters'],
       ], { unit: 'ops', w: 24 }),
       row('Processes'),
       ts('CPU by job', [[`sum by (job) (rate(process_cpu_seconds_total[${rate}]))`, '{{job}}']], { unit: 'percentunit', description: '1.0 = one core.' }),
@@ -213,7 +213,7 @@ const dashboards = {
       ts('Signature failures by channel', [[q.deliveries('unauthorized'), '{{source}}']], { unit: 'reqps', description: 'HMAC / signature verification failed (HTTP 401): a wrong or rotated secret, or someone probing the endpoint.' }),
       ts('Duplicates (deduped) by channel', [[q.deliveries('duplicate'), '{{source}}']], { unit: 'reqps', description: 'Redeliveries recognised by vendor delivery id and not processed again; polls overlapping webhooks land here too.' }),
       ts('Rejected deliveries by channel and outcome', [
-        [`sum by (source, outcome) (rate(fulfillment_connector_deliveries_total{outcome=~"malformed|too_large|unknown_shop|store_failed"}[${rate}]))`, '{{source}} {{outcome}}'],
+        [`sum by (source, outcome) (rate(fulfillment_connector_deliveries_total{outcome=~"malformed|too_large|unknown_shop|rate_limited|store_failed"}[${rate}]))`, '{{source}} {{outcome}}'],
       ], { unit: 'reqps' }),
       ts('Order lines with unknown SKU by channel', [[`sum by (source) (rate(fulfillment_connector_unknown_sku_lines_total[${rate}]))`, '{{source}}']], { unit: 'ops' }),
       row('Latency'),
@@ -300,13 +300,26 @@ const dashboards = {
       ], { unit: 'short' }),
       ts('Rejected records (kept in sink_rejects)', [[`sum(rate(fulfillment_views_sink_rejected_total[${rate}]))`, 'rejected /s']], { unit: 'ops' }),
       row('Channel push'),
-      ts('Push attempts by channel and outcome', [[q.pushes('', 'channel, outcome'), '{{channel}} {{outcome}}']], { unit: 'ops', stack: true }),
+      ts('Push attempts by channel and outcome', [[q.pushes('', 'channel, outcome'), '{{channel}} {{outcome}}']], {
+        unit: 'ops', stack: true, description: 'Pushed; AlreadyPushed (found at the channel, not repeated); NotApplicable; Retrying; DeadLettered.',
+      }),
       ts('Push attempts by operation', [[q.pushes('', 'operation, outcome'), '{{operation}} {{outcome}}']], { unit: 'ops', stack: true }),
+      ts('Push latency by channel', [
+        [q.quantile(0.5, 'fulfillment_channel_sync_push_duration_seconds', 'channel'), 'p50 {{channel}}'],
+        [q.quantile(0.99, 'fulfillment_channel_sync_push_duration_seconds', 'channel'), 'p99 {{channel}}'],
+      ], { unit: 's', description: 'Time one attempt spends calling the channel (all its HTTP calls).' }),
       ts('Retries by channel', [[q.pushes('Retrying', 'channel'), '{{channel}}']], { unit: 'ops', description: '5xx, 429 and timeouts: retried with backoff (or the channel\'s Retry-After).' }),
-      ts('Dead letters by channel', [[`sum by (channel, operation) (increase(fulfillment_channel_sync_attempts_total{outcome="DeadLettered"}[${rate}]))`, '{{channel}} {{operation}}']], { unit: 'short', description: 'Refused (4xx) or out of attempts: on fulfillment.dead-letters with the reason.' }),
+      ts('Dead letters by channel and reason', [[`sum by (channel, operation, reason) (increase(fulfillment_channel_sync_dead_letters_total[${rate}]))`, '{{channel}} {{operation}} {{reason}}']], {
+        unit: 'short', description: 'Given up on (Rejected by the channel, RetriesExhausted, Unconfigured shop): on fulfillment.dead-letters with the reason.',
+      }),
       ts('Push failure ratio by channel', [[
-        `${q.pushes('Retrying|Failed|DeadLettered', 'channel')} / ${q.pushes('', 'channel')}`, '{{channel}}',
-      ]], { unit: 'percentunit', threshold: 0.2, w: 24, description: 'Share of attempts that did not push; the alert fires above 20 % for 10 minutes.' }),
+        `${q.pushes('Retrying|DeadLettered', 'channel')} / ${q.pushes('', 'channel')}`, '{{channel}}',
+      ]], { unit: 'percentunit', threshold: 0.2, description: 'Share of attempts that did not push; the alert fires above 20 % for 10 minutes.' }),
+      ts('Stock pushes saved and skipped', [
+        [`sum by (channel) (rate(fulfillment_channel_sync_stock_coalesced_total[${rate}]))`, 'coalesced {{channel}}'],
+        [`sum by (channel) (rate(fulfillment_channel_sync_stock_skipped_total[${rate}]))`, 'skipped (no shop) {{channel}}'],
+      ], { unit: 'ops', description: 'Coalesced: a stock figure replaced by a newer one before it was pushed.' }),
+      ts('Pushes in flight', [['sum by (kind) (fulfillment_channel_sync_pushes_in_flight)', '{{kind}}']], { unit: 'short', description: 'Including backoff waits.' }),
     ]),
 };
 
