@@ -50,6 +50,56 @@ internal static class AvroEvents
         },
     };
 
+    public static OperatorCommand Adjustment(string pool, string eventId, string location, AdjustmentReason reason, params (string Sku, int Delta)[] lines) => new()
+    {
+        metadata = Metadata(eventId, pool, eventId),
+        body = new StockAdjusted
+        {
+            location_id = location,
+            reason_code = reason,
+            lines = [.. lines.Select(l => new AvroSkuQuantity { sku = l.Sku, quantity = l.Delta })],
+        },
+    };
+
+    public static OperatorCommand Count(string pool, string eventId, string location, params (string Sku, int Counted)[] lines) => new()
+    {
+        metadata = Metadata(eventId, pool, eventId),
+        body = new StockCounted
+        {
+            location_id = location,
+            count_id = eventId,
+            lines = [.. lines.Select(l => new AvroSkuQuantity { sku = l.Sku, quantity = l.Counted })],
+        },
+    };
+
+    public static OperatorCommand Bundle(string pool, string eventId, string bundleSku, params (string Sku, int Quantity)[] components) => new()
+    {
+        metadata = Metadata(eventId, pool, eventId),
+        body = new BundleDefined
+        {
+            bundle_sku = bundleSku,
+            components = [.. components.Select(c => new AvroSkuQuantity { sku = c.Sku, quantity = c.Quantity })],
+        },
+    };
+
+    public static OperatorCommand BundleGone(string pool, string eventId, string bundleSku) => new()
+    {
+        metadata = Metadata(eventId, pool, eventId),
+        body = new BundleRemoved { bundle_sku = bundleSku },
+    };
+
+    public static OperatorCommand ChannelLocations(string pool, string eventId, Channel channel, params string[]? locations) => new()
+    {
+        metadata = Metadata(eventId, pool, eventId),
+        body = new ChannelLocationsSet { channel = channel, location_ids = locations is null ? null : [.. locations] },
+    };
+
+    public static OperatorCommand Settings(string pool, string eventId, bool oversell = false, bool split = true, BackorderPolicy policy = BackorderPolicy.AllocateAvailable) => new()
+    {
+        metadata = Metadata(eventId, pool, eventId),
+        body = new PoolSettingsSet { allow_oversell = oversell, allow_split = split, backorder_policy = policy },
+    };
+
     public static StockMovementEvent Snapshot(string pool, string eventId, string location, params (string Sku, int OnHand)[] lines) => new()
     {
         metadata = Metadata(eventId, pool, eventId),
