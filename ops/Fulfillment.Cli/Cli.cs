@@ -6,6 +6,7 @@ using Fulfillment.Sinks.Views;
 using Fulfillment.Sinks.Views.Audit;
 using Fulfillment.Sinks.Views.Durable;
 using Fulfillment.Sinks.Views.Replay;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -14,8 +15,9 @@ namespace Fulfillment.Cli;
 /// <summary>
 /// <c>audit order ID</c>, <c>replay --verify</c>, <c>reseed</c>, <c>bench freshness</c>. Connection settings come from
 /// the same environment variables as the workers: <c>Kafka__BootstrapServers</c>, <c>Kafka__SchemaRegistryUrl</c>,
-/// <c>Postgres__ConnectionString</c>; <c>--schema</c> picks the views schema (default <c>views</c>).
-/// Exit codes: 0 ok, 1 differences found / not found, 2 usage or environment error.
+/// <c>Postgres__ConnectionString</c>, and the views sink's own (<c>ViewsSink__Schema</c>, <c>ViewsSink__Consumer</c>,
+/// <c>ViewsSink__Topics__*</c>, …) so the CLI reads and replays exactly what the sink writes; <c>--schema</c> overrides
+/// the views schema (default <c>views</c>). Exit codes: 0 ok, 1 differences found / not found, 2 usage or environment error.
 /// </summary>
 public static class Cli
 {
@@ -29,32 +31,48 @@ public static class Cli
           reseed                            after a development broker restart: re-produce archived raw deliveries,
                                             operator commands and push outcomes into the empty broker and reset the
                                             views sink's positions (run before the workers start)
-          bench freshness [--seconds N] [--rate N]
+          bench freshness [--seconds N] [--rate N] [--fetch-wait-ms N] [--linger-ms N]
                                             self-contained: age of a stock-level change when it lands in Postgres at
-                                            N order events/s (default 2000); prints RESULT lines
+                                            N order events/s (default 2000); prints RESULT lines; the last two
+                                            override the views sink's settings for comparison
 
         options: --schema NAME (views schema, default views)
-        environment: Kafka__BootstrapServers, Kafka__SchemaRegistryUrl, Postgres__ConnectionString
+        environment: Kafka__BootstrapServers, Kafka__SchemaRegistryUrl, Postgres__ConnectionString, ViewsSink__*
         """;
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    /// <summary>Options each verb accepts: name → takes a value. Anything else is a usage error, not silently ignored.</summary>
+    private static readonly Dictionary<string, Dictionary<string, bool>> Accepted = new(StringComparer.Ordinal)
+    {
+        ["audit"] = new(StringComparer.Ordinal) { ["--json"] = false, ["--schema"] = true },
+        ["replay"] = new(StringComparer.Ordinal) { ["--verify"] = false, ["--keep"] = false, ["--schema"] = true },
+        ["reseed"] = new(StringComparer.Ordinal) { ["--schema"] = true },
+        ["bench"] = new(StringComparer.Ordinal) { ["--seconds"] = true, ["--rate"] = true, ["--fetch-wait-ms"] = true, ["--linger-ms"] = true },
+    };
+
+    /// <summary>Runs one command. <paramref name="environment"/> replaces the process environment (tests); null reads it.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, IReadOnlyDictionary<string, string?>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
         try
         {
-            var options = new ViewsSinkOptions { Schema = Option(args, "--schema") ?? "views" };
+            var env = new Env(environment);
             return args switch
             {
-                ["audit", "order", var id, ..] => await AuditAsync(id, options, args.Contains("--json"), output),
-                ["replay", ..] when args.Contains("--verify") => await ReplayAsync(options, args.Contains("--keep"), output),
-                ["reseed", ..] => await ReseedAsync(options, output),
-                ["bench", "freshness", ..] => await FreshnessBench.RunAsync(
-                    int.Parse(Option(args, "--seconds") ?? "20", CultureInfo.InvariantCulture),
-                    int.Parse(Option(args, "--rate") ?? "2000", CultureInfo.InvariantCulture), output),
+                [] => await UsageAsync(error, "no command given"),
                 ["help" or "--help" or "-h", ..] => Help(output, 0),
-                _ => Help(error, 2),
+                [var verb, ..] when Accepted.TryGetValue(verb, out var accepted) && CheckOptions(args, accepted) is { } problem =>
+                    await UsageAsync(error, problem),
+                ["audit", "order", var id, ..] when !id.StartsWith("--", StringComparison.Ordinal) =>
+                    await AuditAsync(id, env.Views(Option(args, "--schema")), args.Contains("--json"), env, output),
+                ["audit", ..] => await UsageAsync(error, "audit needs: audit order <order-id>"),
+                ["replay", ..] when args.Contains("--verify") => await ReplayAsync(env.Views(Option(args, "--schema")), args.Contains("--keep"), env, output),
+                ["replay", ..] => await UsageAsync(error, "replay needs --verify (the only mode: rebuild and diff)"),
+                ["reseed", ..] => await ReseedAsync(env.Views(Option(args, "--schema")), env, output),
+                ["bench", "freshness", ..] => await BenchAsync(args, output, error),
+                ["bench", ..] => await UsageAsync(error, "bench needs a name: bench freshness"),
+                [var verb, ..] => await UsageAsync(error, $"unknown command '{verb}'"),
             };
         }
         catch (ReplayImpossibleException e)
@@ -75,20 +93,111 @@ public static class Cli
         return code;
     }
 
+    private static async Task<int> UsageAsync(TextWriter error, string problem)
+    {
+        await error.WriteLineAsync($"fulfillment-cli: {problem}");
+        return Help(error, 2);
+    }
+
+    /// <summary>The first problem with the options in <paramref name="args"/>, or null.</summary>
+    private static string? CheckOptions(string[] args, Dictionary<string, bool> accepted)
+    {
+        for (var i = 1; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (!accepted.TryGetValue(args[i], out var takesValue))
+            {
+                return $"unknown option {args[i]} for {args[0]}";
+            }
+
+            if (takesValue)
+            {
+                if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                {
+                    return $"option {args[i]} needs a value";
+                }
+
+                i++;
+            }
+        }
+
+        return null;
+    }
+
     private static string? Option(string[] args, string name)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
-    private static string Env(string name) =>
-        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException($"Environment variable {name} is not set (ops/fulfillment sets it for the embedded stack).");
-
-    private static async Task<int> AuditAsync(string orderId, ViewsSinkOptions options, bool json, TextWriter output)
+    private static async Task<int> BenchAsync(string[] args, TextWriter output, TextWriter error)
     {
-        await using var dataSource = NpgsqlDataSource.Create(Env("Postgres__ConnectionString"));
+        int Positive(string name, int fallback) =>
+            Option(args, name) is not { } text ? fallback
+            : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0 ? value
+            : throw new ArgumentException($"{name} must be a positive whole number, not '{text}'");
+        int seconds, rate, fetchWait, linger;
+        try
+        {
+            seconds = Positive("--seconds", 20);
+            rate = Positive("--rate", 2000);
+            fetchWait = Positive("--fetch-wait-ms", new ViewsSinkOptions().FetchWaitMaxMs);
+            linger = Option(args, "--linger-ms") == "0" ? 0 : Positive("--linger-ms", new ViewsSinkOptions().MaxBatchWaitMs);
+        }
+        catch (ArgumentException e)
+        {
+            return await UsageAsync(error, e.Message);
+        }
+
+        return await FreshnessBench.RunAsync(seconds, rate, output, o =>
+        {
+            o.FetchWaitMaxMs = fetchWait;
+            o.MaxBatchWaitMs = linger;
+        });
+    }
+
+    /// <summary>Settings from environment variables, named as the workers' (<c>Section__Key</c>).</summary>
+    private sealed class Env
+    {
+        private readonly IConfiguration _configuration;
+
+        public Env(IReadOnlyDictionary<string, string?>? environment)
+        {
+            var builder = new ConfigurationBuilder();
+            if (environment is null)
+            {
+                builder.AddEnvironmentVariables();
+            }
+            else
+            {
+                builder.AddInMemoryCollection(environment.Select(kv => KeyValuePair.Create(kv.Key.Replace("__", ":", StringComparison.Ordinal), kv.Value)));
+            }
+
+            _configuration = builder.Build();
+        }
+
+        public string Required(string name) =>
+            _configuration[name.Replace("__", ":", StringComparison.Ordinal)] is { Length: > 0 } value
+                ? value
+                : throw new InvalidOperationException($"Environment variable {name} is not set (ops/fulfillment sets it for the embedded stack).");
+
+        /// <summary>The views sink's options as the sink itself binds them, with <paramref name="schema"/> overriding.</summary>
+        public ViewsSinkOptions Views(string? schema)
+        {
+            var options = new ViewsSinkOptions();
+            _configuration.GetSection(ViewsSinkOptions.Section).Bind(options);
+            options.Schema = SchemaMigrator.CheckSchemaName(schema ?? options.Schema);
+            return options;
+        }
+    }
+
+    private static async Task<int> AuditAsync(string orderId, ViewsSinkOptions options, bool json, Env env, TextWriter output)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(env.Required("Postgres__ConnectionString"));
         var timeline = await AuditTimeline.ForOrderAsync(dataSource, options.Schema, orderId, pools: null, CancellationToken.None);
         if (json)
         {
@@ -117,12 +226,12 @@ public static class Cli
         return 0;
     }
 
-    private static async Task<int> ReplayAsync(ViewsSinkOptions options, bool keep, TextWriter output)
+    private static async Task<int> ReplayAsync(ViewsSinkOptions options, bool keep, Env env, TextWriter output)
     {
-        await using var dataSource = NpgsqlDataSource.Create(Env("Postgres__ConnectionString"));
-        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = Env("Kafka__SchemaRegistryUrl") });
+        await using var dataSource = NpgsqlDataSource.Create(env.Required("Postgres__ConnectionString"));
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = env.Required("Kafka__SchemaRegistryUrl") });
         var clock = Stopwatch.StartNew();
-        var report = await ReplayVerifier.VerifyAsync(dataSource, Env("Kafka__BootstrapServers"), new EventDecoder(registry), options, keep,
+        var report = await ReplayVerifier.VerifyAsync(dataSource, env.Required("Kafka__BootstrapServers"), new EventDecoder(registry), options, keep,
             NullLogger.Instance, CancellationToken.None);
         await output.WriteLineAsync(
             $"replay: rebuilt {report.RecordsReplayed} records into {report.ReplaySchema} ({(keep ? "kept" : "dropped")}) in {clock.Elapsed.TotalSeconds:F1} s; " +
@@ -135,10 +244,10 @@ public static class Cli
         return report.Identical ? 0 : 1;
     }
 
-    private static async Task<int> ReseedAsync(ViewsSinkOptions options, TextWriter output)
+    private static async Task<int> ReseedAsync(ViewsSinkOptions options, Env env, TextWriter output)
     {
-        await using var dataSource = NpgsqlDataSource.Create(Env("Postgres__ConnectionString"));
-        var report = await Reseeder.ReseedAsync(dataSource, Env("Kafka__BootstrapServers"), options, CancellationToken.None);
+        await using var dataSource = NpgsqlDataSource.Create(env.Required("Postgres__ConnectionString"));
+        var report = await Reseeder.ReseedAsync(dataSource, env.Required("Kafka__BootstrapServers"), options, CancellationToken.None);
         foreach (var (topic, count) in report.Produced)
         {
             await output.WriteLineAsync($"reseed: {topic}: {count} record(s) re-produced");
