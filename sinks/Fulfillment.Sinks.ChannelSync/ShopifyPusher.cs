@@ -147,7 +147,8 @@ public sealed class ShopifyPusher(HttpClient http) : IChannelPusher
         ArgumentNullException.ThrowIfNull(push);
         if (shop.LocationId is null)
         {
-            return new PushResult(PushStatus.Rejected, null, "ChannelSync shop has no LocationId for inventory");
+            // A shop without a location is one whose stock the hub does not manage: nothing to dead-letter.
+            return new PushResult(PushStatus.NotApplicable, null, "no LocationId configured for this shop; its stock is not synced");
         }
 
         var (variants, error) = await GraphQlAsync(shop, VariantQuery, new JsonObject { ["query"] = $"sku:\"{push.Sku}\"" }, cancellationToken);

@@ -119,6 +119,29 @@ public class UnitTests
     }
 
     [Fact]
+    public void OptionsValidator_ShopsMissingWhatTheirChannelNeeds_FailNamingTheSettingAndNoShopsIsValid()
+    {
+        var validator = new ChannelSyncOptionsValidator();
+        validator.Validate(null, new ChannelSyncOptions()).Succeeded.ShouldBeTrue();
+        var options = new ChannelSyncOptions();
+        options.Shops.Add(new ChannelEndpoint { Channel = Channel.Amazon, ShopId = "A2EUQ1WTGCTBG2", BaseUrl = new Uri("https://sellingpartnerapi-na.amazon.com") });
+        options.Shops.Add(new ChannelEndpoint { Channel = Channel.TikTokShop, ShopId = "7494049642642441621", BaseUrl = new Uri("https://open-api.tiktokglobalshop.com"),
+            AppSecretEnvironmentVariable = "FULFILLMENT_TEST_UNSET_" + Guid.NewGuid().ToString("N") });
+        options.Shops.Add(new ChannelEndpoint { Channel = Channel.Shopify, ShopId = "" });
+
+        var result = validator.Validate(null, options);
+
+        result.Failed.ShouldBeTrue();
+        result.Failures!.ShouldBe([
+            "ChannelSync:Shops:0:MarketplaceId is required for Amazon",
+            "ChannelSync:Shops:1:AppKey is required for TikTok Shop",
+            "ChannelSync:Shops:1: TikTok Shop needs AppSecretEnvironmentVariable (set) or AppSecret",
+            "ChannelSync:Shops:2:ShopId is required",
+            "ChannelSync:Shops:2:BaseUrl must be an absolute URL",
+        ]);
+    }
+
+    [Fact]
     public void OffsetTracker_OutOfOrderCompletion_CommitsOnlyUpToTheOldestUnfinished()
     {
         var tracker = new OffsetTracker();
