@@ -14,13 +14,13 @@ public sealed class MetricReferenceTests
     [Fact]
     public void DeclaredMetrics_SourceTree_FindsWorkerMetricsWithTheirLabels()
     {
-        var byName = Declared.Value.ToDictionary(m => m.Name);
+        var byName = Declared.Value.GroupBy(m => m.Name).ToDictionary(g => g.Key, g => g.First());
 
         byName["fulfillment_runtime_consumer_lag_records"].Labels.ShouldBe(["application", "topic", "partition"]);
-        byName["fulfillment_connector_deliveries_total"].Labels.ShouldBe(["source", "outcome"]);
-        byName["fulfillment_connector_ack_duration_seconds"].Type.ShouldBe("histogram");
-        byName["fulfillment_connector_ack_duration_seconds"].Labels.ShouldBe(["source"]);
-        byName["fulfillment_views_sink_batch_seconds"].Labels.ShouldBeEmpty();
+        byName["fulfillment_runtime_event_age_at_output_seconds"].Type.ShouldBe("histogram");
+        byName["fulfillment_runtime_event_age_at_output_seconds"].Labels.ShouldBe(["application"]);
+        byName["fulfillment_connector_publish_backlog_deliveries"].Labels.ShouldBeEmpty();
+        byName.Keys.Count(k => k.StartsWith("fulfillment_", StringComparison.Ordinal)).ShouldBeGreaterThan(20);
     }
 
     [Fact]
