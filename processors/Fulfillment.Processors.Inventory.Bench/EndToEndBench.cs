@@ -120,6 +120,8 @@ internal static class EndToEndBench
 
             var process = Process.GetCurrentProcess();
             var cpuStart = process.TotalProcessorTime;
+            var threadsStart = ThreadCpu.Snapshot();
+            var gcStart = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Pause: GC.GetTotalPauseDuration(), Allocated: GC.GetTotalAllocatedBytes());
             var clock = Stopwatch.StartNew();
             var counting = Task.Run(() => CountRecords(cluster.BootstrapServers, topics.Allocations, partitions, orders, TimeSpan.FromMinutes(5)));
             foreach (var (p, value) in values)
@@ -133,7 +135,10 @@ internal static class EndToEndBench
             var seconds = clock.Elapsed.TotalSeconds;
             process.Refresh();
             var cpu = (process.TotalProcessorTime - cpuStart).TotalSeconds;
+            var threads = ThreadCpu.Since(threadsStart);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {orders} order events ({lines} lines) across {pools} pools × {sites.Length} locations × {skus} SKUs, {partitions} partitions, RocksDB state: produced in {produced:0.00} s, {decided} decisions read back after {seconds:0.00} s wall; the process (producer, runtime, broker, reader) used {cpu:0.00} s CPU"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# CPU per order event {cpu * 1e6 / orders:0} us; by thread group: {string.Join(", ", threads.Select(t => $"{t.Name} {t.Seconds:0.00} s"))}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# GC in the window: gen0 {GC.CollectionCount(0) - gcStart.Gen0}, gen1 {GC.CollectionCount(1) - gcStart.Gen1}, gen2 {GC.CollectionCount(2) - gcStart.Gen2}, paused {(GC.GetTotalPauseDuration() - gcStart.Pause).TotalSeconds:0.00} s, allocated {(GC.GetTotalAllocatedBytes() - gcStart.Allocated) / (double)orders / 1024:0.0} KiB per order event"));
             if (decided < orders)
             {
                 Console.WriteLine($"# only {decided} of {orders} decisions arrived");
@@ -171,6 +176,9 @@ internal static class EndToEndBench
             BootstrapServers = bootstrap,
             GroupId = $"bench-{Guid.NewGuid():N}",
             EnableAutoCommit = false,
+            // The reader is the stopwatch, not the system under test: the development broker answers a parked fetch only
+            // at fetch.wait.max.ms (librdkafka's default 500 ms), which would add up to half a second to the last decision.
+            FetchWaitMaxMs = 10,
         }).Build();
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
         var seen = 0;
