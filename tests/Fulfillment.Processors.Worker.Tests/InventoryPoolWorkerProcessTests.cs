@@ -22,7 +22,7 @@ public sealed class InventoryPoolWorkerProcessTests
     private static readonly DateTime T0 = new(2026, 11, 1, 8, 0, 0, DateTimeKind.Utc);
 
     [Fact]
-    public async Task Worker_OrderForStockedSku_PublishesAllocationToNearestStockedSite()
+    public async Task Worker_OrderForStockedSku_PublishesAllocationToNearestStockedSiteThenFollowsChannelMapping()
     {
         using var cluster = MockCluster.Start(new MockClusterOptions
         {
@@ -57,8 +57,23 @@ public sealed class InventoryPoolWorkerProcessTests
 
             var decided = ConsumeDecision(cluster.BootstrapServers, schemas, "order-1", TimeSpan.FromSeconds(60));
 
+            // An operator command added after the first release (channel → location mapping) goes through the
+            // registry and the worker: Shopify may now only use WH-EAST, however near WH-WEST is.
+            await commands.ProduceAsync(TopicCatalog.OperatorCommands.Name, Message(pool, new OperatorCommand
+            {
+                metadata = Metadata("map-shopify", pool),
+                body = new ChannelLocationsSet { channel = Channel.Shopify, location_ids = ["WH-EAST"] },
+            }, 6));
+            await orders.ProduceAsync(TopicCatalog.Orders.Name, Message(pool, Placed(pool, "order-2", 33.9, -118.4, "SKU-1", 1), 7));
+            var mapped = ConsumeDecision(cluster.BootstrapServers, schemas, "order-2", TimeSpan.FromSeconds(60));
+            var receipt = Consume<StockLevelEvent>(cluster.BootstrapServers, schemas, TopicCatalog.StockLevels.Name, TimeSpan.FromSeconds(60),
+                e => e.body is StockMoved { kind: StockMovementKind.Receipt, location_id: "WH-EAST" });
+
             decided.lines.ShouldAllBe(l => l.location_id == "WH-WEST");
             decided.lines.Sum(l => l.quantity).ShouldBe(2);
+            mapped.lines.ShouldHaveSingleItem().location_id.ShouldBe("WH-EAST");
+            var moved = receipt.body.ShouldBeOfType<StockMoved>();
+            (moved.sku, moved.quantity, moved.on_hand_after, moved.reference).ShouldBe(("SKU-1", 5, 5, "rcv-east"));
         }
         finally
         {
@@ -69,26 +84,30 @@ public sealed class InventoryPoolWorkerProcessTests
         }
     }
 
-    private static AllocationDecided ConsumeDecision(string bootstrap, ISchemaRegistryClient schemas, string orderId, TimeSpan timeout)
+    private static AllocationDecided ConsumeDecision(string bootstrap, ISchemaRegistryClient schemas, string orderId, TimeSpan timeout) =>
+        (AllocationDecided)Consume<AllocationEvent>(bootstrap, schemas, TopicCatalog.Allocations.Name, timeout,
+            e => e.body is AllocationDecided decided && decided.order_id == orderId).body;
+
+    private static T Consume<T>(string bootstrap, ISchemaRegistryClient schemas, string topic, TimeSpan timeout, Func<T, bool> match)
     {
-        using var consumer = new ConsumerBuilder<string, AllocationEvent>(new ConsumerConfig
+        using var consumer = new ConsumerBuilder<string, T>(new ConsumerConfig
         {
             BootstrapServers = bootstrap,
             GroupId = $"worker-test-{Guid.NewGuid():N}",
             AutoOffsetReset = AutoOffsetReset.Earliest,
-        }).SetValueDeserializer(new AvroDeserializer<AllocationEvent>(schemas).AsSyncOverAsync()).Build();
-        consumer.Subscribe(TopicCatalog.Allocations.Name);
+        }).SetValueDeserializer(new AvroDeserializer<T>(schemas).AsSyncOverAsync()).Build();
+        consumer.Subscribe(topic);
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
             var result = consumer.Consume(TimeSpan.FromMilliseconds(500));
-            if (result?.Message.Value.body is AllocationDecided decided && decided.order_id == orderId)
+            if (result is not null && match(result.Message.Value))
             {
-                return decided;
+                return result.Message.Value;
             }
         }
 
-        throw new TimeoutException($"No allocation decision for {orderId} within {timeout}.");
+        throw new TimeoutException($"No matching {typeof(T).Name} on {topic} within {timeout}.");
     }
 
     private static async Task WaitHealthyAsync(int port, ProcessRunner worker)
