@@ -16,7 +16,7 @@ namespace Fulfillment.Api;
 /// </summary>
 public static class ApiApp
 {
-    public const string DefaultUrl = "http://127.0.0.1:18106";
+    public const string DefaultUrl = "http://127.0.0.1:18080";
 
     public static WebApplication Build(string[] args, Action<IServiceCollection>? configure = null)
     {

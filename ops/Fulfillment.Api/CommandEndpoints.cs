@@ -41,6 +41,15 @@ public sealed record SetRoutingRules(string? Channel, string? ShopId, List<Routi
 
 public sealed record SetSafetyStock(string? Sku, string? LocationId, int Quantity);
 
+public sealed record DefineBundle(List<SkuLine>? Components);
+
+/// <summary>Body-less DELETE, hashed for the idempotency check like any other request.</summary>
+public sealed record RemoveBundle(string BundleSku);
+
+public sealed record SetChannelLocations(string? Channel, string? ShopId, List<string>? LocationIds);
+
+public sealed record SetPoolSettings(bool? AllowOversell, bool? AllowSplit, string? BackorderPolicy);
+
 /// <summary>202 body: the id to follow.</summary>
 public sealed record CommandAccepted(string CommandId, string Status, string Location);
 
@@ -230,6 +239,68 @@ public static class CommandEndpoints
                 v.Required("sku", body.Sku);
                 v.Check(body.Quantity >= 0, "quantity", "must not be negative");
             }, id => Command(id, pool, body.Sku!, publisher.Now, new SafetyStockSet { sku = body.Sku, location_id = body.LocationId, quantity = body.Quantity }), ct));
+
+        MapPoolSetupCommands(pools);
+    }
+
+    private static void MapPoolSetupCommands(RouteGroupBuilder pools)
+    {
+        pools.MapPut("/bundles/{bundleSku}", (string pool, string bundleSku, DefineBundle body, HttpContext http, CommandPublisher publisher, IOptions<ApiOptions> o, CancellationToken ct) =>
+            Handle(http, publisher, pool, "BundleDefined", o.Value.OperatorCommandsTopic, body, v =>
+            {
+                v.Lines("components", body.Components, q => q > 0, "must be positive");
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                for (var i = 0; i < (body.Components?.Count ?? 0); i++)
+                {
+                    var sku = body.Components![i].Sku;
+                    if (string.IsNullOrWhiteSpace(sku))
+                    {
+                        continue;
+                    }
+
+                    v.Check(sku != bundleSku, $"components[{i}].sku", "must differ from the bundle SKU");
+                    v.Check(seen.Add(sku), $"components[{i}].sku", "appears more than once");
+                }
+            }, id => Command(id, pool, bundleSku, publisher.Now, new BundleDefined
+            {
+                bundle_sku = bundleSku, components = SkuQuantities(body.Components!),
+            }), ct));
+
+        pools.MapDelete("/bundles/{bundleSku}", (string pool, string bundleSku, HttpContext http, CommandPublisher publisher, IOptions<ApiOptions> o, CancellationToken ct) =>
+            Handle(http, publisher, pool, "BundleRemoved", o.Value.OperatorCommandsTopic, new RemoveBundle(bundleSku), _ => { },
+                id => Command(id, pool, bundleSku, publisher.Now, new BundleRemoved { bundle_sku = bundleSku }), ct));
+
+        pools.MapPut("/channel-locations", (string pool, SetChannelLocations body, HttpContext http, CommandPublisher publisher, IOptions<ApiOptions> o, CancellationToken ct) =>
+            Handle(http, publisher, pool, "ChannelLocationsSet", o.Value.OperatorCommandsTopic, body, v =>
+            {
+                v.Enum<Channel>("channel", body.Channel);
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                for (var i = 0; i < (body.LocationIds?.Count ?? 0); i++)
+                {
+                    var location = body.LocationIds![i];
+                    v.Required($"locationIds[{i}]", location);
+                    v.Check(string.IsNullOrWhiteSpace(location) || seen.Add(location), $"locationIds[{i}]", "appears more than once");
+                }
+            }, id => Command(id, pool, $"channel-locations:{body.Channel}:{body.ShopId ?? "*"}", publisher.Now, new ChannelLocationsSet
+            {
+                // Null removes the mapping (every location may serve the channel); an empty list means none may.
+                channel = Enum.Parse<Channel>(body.Channel!, true), shop_id = body.ShopId, location_ids = body.LocationIds,
+            }), ct));
+
+        pools.MapPut("/settings", (string pool, SetPoolSettings body, HttpContext http, CommandPublisher publisher, IOptions<ApiOptions> o, CancellationToken ct) =>
+            Handle(http, publisher, pool, "PoolSettingsSet", o.Value.OperatorCommandsTopic, body, v =>
+            {
+                if (body.BackorderPolicy is not null)
+                {
+                    v.Enum<BackorderPolicy>("backorderPolicy", body.BackorderPolicy);
+                }
+            }, id => Command(id, pool, $"settings:{pool}", publisher.Now, new PoolSettingsSet
+            {
+                // Every field is replaced; omitted ones take the schema's defaults (oversell stays off unless asked for).
+                allow_oversell = body.AllowOversell ?? false,
+                allow_split = body.AllowSplit ?? true,
+                backorder_policy = body.BackorderPolicy is { } policy ? Enum.Parse<BackorderPolicy>(policy, true) : BackorderPolicy.AllocateAvailable,
+            }), ct));
     }
 
     private static OperatorCommand Command(string id, string pool, string correlation, DateTime now, object body) => new()

@@ -16,7 +16,7 @@ public sealed record Page(IReadOnlyList<Dictionary<string, object?>> Items, int 
 public static class QueryEndpoints
 {
     /// <summary>Columns holding JSON documents, returned as JSON rather than as strings.</summary>
-    private static readonly HashSet<string> JsonColumns = ["channel_available_to_sell", "rules", "summary"];
+    private static readonly HashSet<string> JsonColumns = ["channel_available_to_sell", "rules", "summary", "components"];
 
     public static void MapQueryEndpoints(this IEndpointRouteBuilder app)
     {
@@ -157,6 +157,18 @@ public static class QueryEndpoints
 
         api.MapGet("/safety-stock", (HttpContext http, Views v, string? sku, string? pool, int? page, int? pageSize, CancellationToken ct) =>
             v.ListAsync(http, "safety_stock", "sku, location_id", pool, page, pageSize, [("sku", sku)], ct));
+
+        api.MapGet("/stock/movements", (HttpContext http, Views v, string? sku, string? location, string? pool, int? page, int? pageSize, CancellationToken ct) =>
+            v.ListAsync(http, "stock_movements", "moved_at DESC, event_id", pool, page, pageSize, [("sku", sku), ("location_id", location)], ct));
+
+        api.MapGet("/bundles", (HttpContext http, Views v, string? sku, string? pool, int? page, int? pageSize, CancellationToken ct) =>
+            v.ListAsync(http, "bundles", "bundle_sku", pool, page, pageSize, [("bundle_sku", sku)], ct));
+
+        api.MapGet("/channel-locations", (HttpContext http, Views v, string? channel, string? pool, int? page, int? pageSize, CancellationToken ct) =>
+            v.ListAsync(http, "channel_locations", "channel, shop_id", pool, page, pageSize, [("channel", channel)], ct));
+
+        api.MapGet("/pool-settings", (HttpContext http, Views v, string? pool, int? page, int? pageSize, CancellationToken ct) =>
+            v.ListAsync(http, "pool_settings", "pool_id", pool, page, pageSize, [], ct));
 
         api.MapGet("/commands/{commandId}", async (HttpContext http, Views v, string commandId, CancellationToken ct) =>
         {

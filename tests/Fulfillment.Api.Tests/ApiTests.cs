@@ -59,6 +59,9 @@ public sealed class ApiTests(ApiFixture f) : IClassFixture<ApiFixture>
         paths.ShouldContain("/orders/{orderId}/audit");
         paths.ShouldContain("/pools/{pool}/transfers/{transferId}/ship");
         paths.ShouldContain("/availability/{sku}");
+        paths.ShouldContain("/pools/{pool}/bundles/{bundleSku}");
+        paths.ShouldContain("/pools/{pool}/channel-locations");
+        paths.ShouldContain("/pools/{pool}/settings");
         using var page = await f.Anonymous.GetAsync(new Uri("/scalar/v1", UriKind.Relative));
         page.StatusCode.ShouldBe(HttpStatusCode.OK);
         (await page.Content.ReadAsStringAsync()).ShouldContain("<html", Case.Insensitive);
@@ -237,6 +240,10 @@ public sealed class ApiTests(ApiFixture f) : IClassFixture<ApiFixture>
     [InlineData("PUT", "/pools/pool-a/locations/WH1", """{"name":"","kind":"Castle","countryCode":"USA","countriesServed":["1"]}""", "name,kind,countryCode,countriesServed[0]")]
     [InlineData("PUT", "/pools/pool-a/routing-rules", """{"channel":"Shopify","rules":[{"kind":"Teleport"}]}""", "rules[0].kind")]
     [InlineData("PUT", "/pools/pool-a/safety-stock", """{"sku":"","quantity":-1}""", "sku,quantity")]
+    [InlineData("PUT", "/pools/pool-a/bundles/KIT-1", """{"components":[]}""", "components")]
+    [InlineData("PUT", "/pools/pool-a/bundles/KIT-1", """{"components":[{"sku":"KIT-1","quantity":1},{"sku":"SKU-1","quantity":0},{"sku":"SKU-1","quantity":1},{"sku":"","quantity":1}]}""", "components[0].sku,components[1].quantity,components[2].sku,components[3].sku")]
+    [InlineData("PUT", "/pools/pool-a/channel-locations", """{"channel":"Etsy","locationIds":["WH1","","WH1"]}""", "channel,locationIds[1],locationIds[2]")]
+    [InlineData("PUT", "/pools/pool-a/settings", """{"allowOversell":true,"backorderPolicy":"Whenever"}""", "backorderPolicy")]
     public async Task Commands_InvalidBody_Return400WithEveryFieldError(string method, string path, string json, string fields)
     {
         var result = await Send(f.Acme, new HttpMethod(method), path, json);
@@ -248,14 +255,114 @@ public sealed class ApiTests(ApiFixture f) : IClassFixture<ApiFixture>
 
     [Theory]
     [InlineData("POST", "/pools/pool-g/stock/receive", """{"locationId":"WH1","lines":[{"sku":"SKU-1","quantity":1}]}""")]
-    [InlineData("PUT", "/pools/pool-g/safety-stock", """{"sku":"SKU-1","quantity":1}""")]
+    [InlineData("POST", "/pools/pool-g/stock/adjust", """{"locationId":"WH1","reason":"Damaged","lines":[{"sku":"SKU-1","quantity":-1}]}""")]
+    [InlineData("POST", "/pools/pool-g/stock/count", """{"locationId":"WH1","lines":[{"sku":"SKU-1","quantity":0}]}""")]
+    [InlineData("POST", "/pools/pool-g/transfers", """{"fromLocationId":"WH1","toLocationId":"WH2","lines":[{"sku":"SKU-1","quantity":1}]}""")]
+    [InlineData("POST", "/pools/pool-g/transfers/t-1/ship", """{"fromLocationId":"WH1","toLocationId":"WH2","lines":[{"sku":"SKU-1","quantity":1}]}""")]
+    [InlineData("POST", "/pools/pool-g/transfers/t-1/receive", """{"fromLocationId":"WH1","toLocationId":"WH2","lines":[{"sku":"SKU-1","shippedQuantity":1,"receivedQuantity":1}]}""")]
     [InlineData("POST", "/pools/pool-g/shipments", """{}""")]
+    [InlineData("PUT", "/pools/pool-g/locations/WH1", """{"name":"x","kind":"Warehouse"}""")]
+    [InlineData("PUT", "/pools/pool-g/routing-rules", """{"channel":"Shopify","rules":[{"kind":"MinimizeSplits"}]}""")]
+    [InlineData("PUT", "/pools/pool-g/safety-stock", """{"sku":"SKU-1","quantity":1}""")]
+    [InlineData("PUT", "/pools/pool-g/bundles/KIT-1", """{"components":[{"sku":"SKU-1","quantity":1}]}""")]
+    [InlineData("DELETE", "/pools/pool-g/bundles/KIT-1", "")]
+    [InlineData("PUT", "/pools/pool-g/channel-locations", """{"channel":"Shopify","locationIds":["WH1"]}""")]
+    [InlineData("PUT", "/pools/pool-g/settings", """{"allowOversell":true}""")]
     public async Task Commands_PoolOfAnotherTenant_Return403_WithoutKey401(string method, string path, string json)
     {
         var result = await Send(f.Acme, new HttpMethod(method), path, json);
         result.Status.ShouldBe(HttpStatusCode.Forbidden);
+        result.Body.GetProperty("title").GetString().ShouldBe("Pool not owned by this API key");
         var anonymous = await Send(f.Anonymous, new HttpMethod(method), path, json);
         anonymous.Status.ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    [Theory]
+    [InlineData("/orders")]
+    [InlineData("/stock")]
+    [InlineData("/stock/by-sku")]
+    [InlineData("/stock/by-location")]
+    [InlineData("/stock/movements")]
+    [InlineData("/backorders")]
+    [InlineData("/transfers")]
+    [InlineData("/dead-letters")]
+    [InlineData("/reports/locations/daily")]
+    [InlineData("/reports/locations/health")]
+    [InlineData("/locations")]
+    [InlineData("/routing-rules")]
+    [InlineData("/safety-stock")]
+    [InlineData("/bundles")]
+    [InlineData("/channel-locations")]
+    [InlineData("/pool-settings")]
+    public async Task EveryList_ForeignPool403_BadPaging400_OtherTenantSeesNoRowOfOurs(string path)
+    {
+        using var foreign = await f.Acme.GetAsync(new Uri($"{path}?pool=pool-g", UriKind.Relative));
+        using var paging = await f.Acme.GetAsync(new Uri($"{path}?page=0&pageSize=1000", UriKind.Relative));
+        using var anonymous = await f.Anonymous.GetAsync(new Uri(path, UriKind.Relative));
+        var globex = await Ok(f.Globex, path);
+        var acme = await Ok(f.Acme, path);
+
+        foreign.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        paging.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await Json(paging)).GetProperty("errors").EnumerateObject().Select(e => e.Name).Order(StringComparer.Ordinal).ShouldBe(["page", "pageSize"]);
+        anonymous.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        globex.GetProperty("items").EnumerateArray().ShouldAllBe(r => r.GetProperty("pool_id").GetString() == "pool-g");
+        acme.GetProperty("items").EnumerateArray().ShouldAllBe(r => r.GetProperty("pool_id").GetString() != "pool-g");
+    }
+
+    [Fact]
+    public async Task Availability_ForeignPool403_UnknownSku404()
+    {
+        using var foreign = await f.Acme.GetAsync(new Uri("/availability/SKU-1?pool=pool-g", UriKind.Relative));
+        using var unknown = await f.Globex.GetAsync(new Uri("/availability/SKU-2", UriKind.Relative));
+
+        foreign.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        unknown.StatusCode.ShouldBe(HttpStatusCode.NotFound, "SKU-2 is stocked only in another tenant's pools");
+    }
+
+    [Fact]
+    public async Task BundleChannelLocationAndSettingsCommands_Valid_Return202AndReachViews()
+    {
+        var commands = new (HttpMethod Method, string Path, string Json)[]
+        {
+            (HttpMethod.Put, "/pools/pool-b/bundles/KIT-9", """{"components":[{"sku":"SKU-1","quantity":2},{"sku":"SKU-2","quantity":1}]}"""),
+            (HttpMethod.Put, "/pools/pool-b/bundles/KIT-8", """{"components":[{"sku":"SKU-1","quantity":1}]}"""),
+            (HttpMethod.Put, "/pools/pool-b/channel-locations", """{"channel":"Shopify","shopId":"shop-1","locationIds":["WH1","WH2"]}"""),
+            (HttpMethod.Put, "/pools/pool-b/channel-locations", """{"channel":"Amazon","locationIds":null}"""),
+            (HttpMethod.Put, "/pools/pool-b/settings", """{"allowOversell":true,"backorderPolicy":"ShipComplete"}"""),
+        };
+        var ids = new List<string>();
+        foreach (var (method, path, json) in commands)
+        {
+            var result = await Send(f.Acme, method, path, json);
+            result.Status.ShouldBe(HttpStatusCode.Accepted, $"{path}: {result.Body}");
+            ids.Add(result.Body.GetProperty("commandId").GetString()!);
+        }
+
+        foreach (var id in ids)
+        {
+            await ApiFixture.Eventually(() => CommandApplied(id));
+        }
+
+        var removed = await Send(f.Acme, HttpMethod.Delete, "/pools/pool-b/bundles/KIT-8", "", "remove-kit-8");
+        var again = await Send(f.Acme, HttpMethod.Delete, "/pools/pool-b/bundles/KIT-8", "", "remove-kit-8");
+        removed.Status.ShouldBe(HttpStatusCode.Accepted);
+        again.Body.GetProperty("commandId").GetString().ShouldBe(removed.Body.GetProperty("commandId").GetString());
+        again.Body.GetProperty("status").GetString().ShouldBe("duplicate");
+        await ApiFixture.Eventually(() => CommandApplied(removed.Body.GetProperty("commandId").GetString()!));
+
+        var bundles = (await Ok(f.Acme, "/bundles?pool=pool-b")).GetProperty("items").EnumerateArray().ToList();
+        bundles.Select(b => (b.GetProperty("bundle_sku").GetString(), b.GetProperty("removed").GetBoolean())).ShouldBe([("KIT-8", true), ("KIT-9", false)]);
+        bundles[1].GetProperty("components").EnumerateArray().Select(c => c.GetProperty("quantity").GetInt32()).ShouldBe([2, 1]);
+        var mappings = (await Ok(f.Acme, "/channel-locations?pool=pool-b")).GetProperty("items").EnumerateArray().ToList();
+        mappings.Select(m => (m.GetProperty("channel").GetString(), m.GetProperty("shop_id").GetString(), m.GetProperty("all_locations").GetBoolean()))
+            .ShouldBe([("Amazon", "*", true), ("Shopify", "shop-1", false)]);
+        mappings[1].GetProperty("location_ids").EnumerateArray().Select(l => l.GetString()).ShouldBe(["WH1", "WH2"]);
+        var settings = (await Ok(f.Acme, "/pool-settings?pool=pool-b")).GetProperty("items")[0];
+        settings.GetProperty("allow_oversell").GetBoolean().ShouldBeTrue();
+        settings.GetProperty("allow_split").GetBoolean().ShouldBeTrue("omitted fields take the schema's defaults");
+        settings.GetProperty("backorder_policy").GetString().ShouldBe("ShipComplete");
+        (await Ok(f.Globex, "/bundles")).GetProperty("total").GetInt64().ShouldBe(0);
     }
 
     [Fact]
