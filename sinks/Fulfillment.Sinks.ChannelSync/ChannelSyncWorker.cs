@@ -118,7 +118,7 @@ public sealed partial class ChannelSyncWorker(
 
     // Pushes still owed per stock record: the record is committed once every figure it carried has been pushed (or
     // superseded by a later figure that has been).
-    private readonly Dictionary<(string Topic, int Partition, long Offset), int> _stockOwed = [];
+    private readonly Dictionary<RecordTicket, int> _stockOwed = [];
     private readonly Lock _stockLock = new();
     private readonly SemaphoreSlim _slots = new(MaxConcurrentPushes);
     private readonly SemaphoreSlim _stockSlots = new(MaxConcurrentStockPushes);
@@ -160,6 +160,15 @@ public sealed partial class ChannelSyncWorker(
             {
                 Commit(c);
                 _offsets.Forget(revoked.Select(r => r.TopicPartition));
+                lock (_stockLock)
+                {
+                    // Figures still pending for these records are pushed anyway (harmless, absolute); their records
+                    // belong to the next owner of the partition, which reads them again.
+                    foreach (var stale in _stockOwed.Keys.Where(k => revoked.Any(r => r.Topic == k.Topic && r.Partition.Value == k.Partition)).ToList())
+                    {
+                        _stockOwed.Remove(stale);
+                    }
+                }
             })
             .Build();
         consumer.Subscribe([o.ShipmentsTopic, o.StockLevelsTopic]);
@@ -180,7 +189,7 @@ public sealed partial class ChannelSyncWorker(
                     continue;
                 }
 
-                _offsets.Start(record.TopicPartitionOffset);
+                var ticket = _offsets.Start(record.TopicPartitionOffset);
                 try
                 {
                     var context = new SerializationContext(MessageComponentType.Value, record.Topic, record.Message.Headers);
@@ -189,7 +198,7 @@ public sealed partial class ChannelSyncWorker(
                         var e = await shipments.DeserializeAsync(record.Message.Value, false, context);
                         var request = PushMapping.Shipment(e, lookup, record.Topic, record.Partition.Value, record.Offset.Value, record.Message.Value);
                         await _slots.WaitAsync(stoppingToken);
-                        _ = RunShipmentAsync(request, record.TopicPartitionOffset, stoppingToken);
+                        _ = RunShipmentAsync(request, ticket, stoppingToken);
                     }
                     else
                     {
@@ -197,16 +206,16 @@ public sealed partial class ChannelSyncWorker(
                         var pushes = PushMapping.Stock(e, o.Shops, channel => StockSkipped.WithLabels(channel.ToString()).Inc());
                         if (pushes.Count == 0)
                         {
-                            _offsets.Complete(record.TopicPartitionOffset);
+                            _offsets.Complete(ticket);
                         }
                         else
                         {
                             lock (_stockLock)
                             {
-                                _stockOwed[(record.Topic, record.Partition.Value, record.Offset.Value)] = pushes.Count;
+                                _stockOwed[ticket] = pushes.Count;
                                 foreach (var push in pushes)
                                 {
-                                    if (_stock.Add(push, time.GetUtcNow(), record.TopicPartitionOffset))
+                                    if (_stock.Add(push, time.GetUtcNow(), ticket))
                                     {
                                         StockCoalesced.WithLabels(push.Channel.ToString()).Inc();
                                     }
@@ -219,7 +228,7 @@ public sealed partial class ChannelSyncWorker(
                 {
                     // Bad input never stops the partition and never disappears (decision 7).
                     await recorder.DeadLetterAsync(BadRecord(record, e), stoppingToken);
-                    _offsets.Complete(record.TopicPartitionOffset);
+                    _offsets.Complete(ticket);
                 }
             }
         }
@@ -251,7 +260,7 @@ public sealed partial class ChannelSyncWorker(
             committed.TryGetValue(tp, out var offset) && offset.Value >= 0 ? offset : Offset.Beginning))];
     }
 
-    private async Task RunShipmentAsync(PushRequest request, TopicPartitionOffset offset, CancellationToken stoppingToken)
+    private async Task RunShipmentAsync(PushRequest request, RecordTicket offset, CancellationToken stoppingToken)
     {
         using var inFlight = InFlight.WithLabels("shipment").TrackInProgress();
         try
@@ -324,10 +333,9 @@ public sealed partial class ChannelSyncWorker(
                 _stock.Finish(stock.Key);
                 foreach (var source in stock.Sources.Where(_ => done))
                 {
-                    var id = (source.Topic, source.Partition.Value, source.Offset.Value);
-                    if (_stockOwed.TryGetValue(id, out var owed) && (_stockOwed[id] = owed - 1) == 0)
+                    if (_stockOwed.TryGetValue(source, out var owed) && (_stockOwed[source] = owed - 1) == 0)
                     {
-                        _stockOwed.Remove(id);
+                        _stockOwed.Remove(source);
                         _offsets.Complete(source);
                     }
                 }

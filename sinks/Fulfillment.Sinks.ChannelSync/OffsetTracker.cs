@@ -2,15 +2,24 @@ using Confluent.Kafka;
 
 namespace Fulfillment.Sinks.ChannelSync;
 
+/// <summary>A record being handled, tagged with its partition's assignment epoch.</summary>
+public readonly record struct RecordTicket(string Topic, int Partition, long Offset, long Epoch)
+{
+    public TopicPartition TopicPartition => new(Topic, Partition);
+}
+
 /// <summary>Tracks records handled out of order (pushes run concurrently) and says how far each partition may be
-/// committed: up to, not past, the oldest record still in flight, so a restart never skips an unfinished push.</summary>
+/// committed: up to, not past, the oldest record still in flight, so a restart never skips an unfinished push.
+/// A revoked partition starts a new epoch: a push that was running before the revocation and finishes after the
+/// partition came back (and its records were read again) cannot mark the re-read copy of its record as done.</summary>
 public sealed class OffsetTracker
 {
     private readonly Dictionary<TopicPartition, SortedSet<long>> _inFlight = [];
     private readonly Dictionary<TopicPartition, long> _next = [];
+    private readonly Dictionary<TopicPartition, long> _epochs = [];
     private readonly Lock _lock = new();
 
-    public void Start(TopicPartitionOffset record)
+    public RecordTicket Start(TopicPartitionOffset record)
     {
         ArgumentNullException.ThrowIfNull(record);
         lock (_lock)
@@ -22,15 +31,18 @@ public sealed class OffsetTracker
 
             set.Add(record.Offset.Value);
             _next[record.TopicPartition] = Math.Max(_next.GetValueOrDefault(record.TopicPartition), record.Offset.Value + 1);
+            return new RecordTicket(record.Topic, record.Partition.Value, record.Offset.Value, _epochs.GetValueOrDefault(record.TopicPartition));
         }
     }
 
-    public void Complete(TopicPartitionOffset record)
+    public void Complete(RecordTicket record)
     {
-        ArgumentNullException.ThrowIfNull(record);
         lock (_lock)
         {
-            _inFlight.GetValueOrDefault(record.TopicPartition)?.Remove(record.Offset.Value);
+            if (_epochs.GetValueOrDefault(record.TopicPartition) == record.Epoch)
+            {
+                _inFlight.GetValueOrDefault(record.TopicPartition)?.Remove(record.Offset);
+            }
         }
     }
 
@@ -52,6 +64,7 @@ public sealed class OffsetTracker
             {
                 _inFlight.Remove(tp);
                 _next.Remove(tp);
+                _epochs[tp] = _epochs.GetValueOrDefault(tp) + 1;
             }
         }
     }

@@ -1,4 +1,3 @@
-using Confluent.Kafka;
 using Fulfillment.Schemas.Common;
 
 namespace Fulfillment.Sinks.ChannelSync;
@@ -7,7 +6,7 @@ namespace Fulfillment.Sinks.ChannelSync;
 public readonly record struct StockKey(Channel Channel, string ShopId, string Sku);
 
 /// <summary>A stock figure due to be pushed, with the source records it stands for (committed once it is done).</summary>
-public sealed record CoalescedStock(StockKey Key, StockPush Push, IReadOnlyList<TopicPartitionOffset> Sources);
+public sealed record CoalescedStock(StockKey Key, StockPush Push, IReadOnlyList<RecordTicket> Sources);
 
 /// <summary>
 /// Collapses bursts of stock changes per (channel, shop, SKU), latest wins. Available-to-sell is absolute, so dropping
@@ -30,7 +29,7 @@ public sealed class StockCoalescer(TimeSpan window)
 
     /// <summary>Keeps <paramref name="push"/> as the key's figure unless a later one is already pending; returns true when
     /// it replaced (or was dropped for) a pending figure, i.e. one push was saved.</summary>
-    public bool Add(StockPush push, DateTimeOffset now, TopicPartitionOffset? source = null)
+    public bool Add(StockPush push, DateTimeOffset now, RecordTicket? source = null)
     {
         ArgumentNullException.ThrowIfNull(push);
         var key = new StockKey(push.Channel, push.ShopId, push.Sku);
@@ -90,13 +89,13 @@ public sealed class StockCoalescer(TimeSpan window)
 
         public DateTimeOffset DueAt { get; } = dueAt;
 
-        public List<TopicPartitionOffset> Sources { get; } = [];
+        public List<RecordTicket> Sources { get; } = [];
 
-        public void Add(TopicPartitionOffset? source)
+        public void Add(RecordTicket? source)
         {
-            if (source is not null)
+            if (source is { } s)
             {
-                Sources.Add(source);
+                Sources.Add(s);
             }
         }
     }

@@ -15,14 +15,13 @@ public class UnitTests
     public void StockCoalescer_BurstForOneSku_PushesOnceWithTheLatestFigurePerShopAfterTheWindow()
     {
         var coalescer = new StockCoalescer(TimeSpan.FromMilliseconds(500));
-        var tp = new TopicPartition("stock-levels", 0);
         for (var i = 0; i < 100; i++)
         {
-            coalescer.Add(Figure(Channel.Shopify, "s1", "SKU-1", 100 - i, i), T0.AddMilliseconds(i), new TopicPartitionOffset(tp, i));
+            coalescer.Add(Figure(Channel.Shopify, "s1", "SKU-1", 100 - i, i), T0.AddMilliseconds(i), new RecordTicket("stock-levels", 0, i, 0));
         }
 
-        coalescer.Add(Figure(Channel.Shopify, "s1", "SKU-1", 999, 0), T0.AddMilliseconds(100), new TopicPartitionOffset(tp, 100));
-        coalescer.Add(Figure(Channel.WooCommerce, "w1", "SKU-1", 5, 0), T0.AddMilliseconds(100), new TopicPartitionOffset(tp, 101));
+        coalescer.Add(Figure(Channel.Shopify, "s1", "SKU-1", 999, 0), T0.AddMilliseconds(100), new RecordTicket("stock-levels", 0, 100, 0));
+        coalescer.Add(Figure(Channel.WooCommerce, "w1", "SKU-1", 5, 0), T0.AddMilliseconds(100), new RecordTicket("stock-levels", 0, 101, 0));
 
         coalescer.TakeDue(T0.AddMilliseconds(499)).ShouldBeEmpty();
         var due = coalescer.TakeDue(T0.AddMilliseconds(500));
@@ -68,16 +67,15 @@ public class UnitTests
         Gen.Select(Gen.Int[0, 2], Gen.Int[0, 3], Gen.Int[0, 50], Gen.Int[0, 1000]).Array[1, 60].Sample(figures =>
         {
             var coalescer = new StockCoalescer(TimeSpan.FromMilliseconds(100));
-            var tp = new TopicPartition("stock-levels", 0);
             for (var i = 0; i < figures.Length; i++)
             {
                 var (channel, sku, available, at) = figures[i];
-                coalescer.Add(Figure((Channel)channel, "shop", $"SKU-{sku}", available, at), T0.AddMilliseconds(i), new TopicPartitionOffset(tp, i));
+                coalescer.Add(Figure((Channel)channel, "shop", $"SKU-{sku}", available, at), T0.AddMilliseconds(i), new RecordTicket("stock-levels", 0, i, 0));
             }
 
             var due = coalescer.TakeDue(T0.AddSeconds(1));
             due.Select(d => d.Key).Distinct().Count().ShouldBe(due.Count);
-            due.SelectMany(d => d.Sources).Select(s => s.Offset.Value).Order().ShouldBe(Enumerable.Range(0, figures.Length).Select(i => (long)i));
+            due.SelectMany(d => d.Sources).Select(s => s.Offset).Order().ShouldBe(Enumerable.Range(0, figures.Length).Select(i => (long)i));
             foreach (var d in due)
             {
                 var latest = figures.Where(f => (Channel)f.Item1 == d.Key.Channel && $"SKU-{f.Item2}" == d.Key.Sku).Max(f => f.Item4);
@@ -146,17 +144,30 @@ public class UnitTests
     {
         var tracker = new OffsetTracker();
         var tp = new TopicPartition("shipments", 0);
-        foreach (var o in new long[] { 10, 11, 12 })
-        {
-            tracker.Start(new TopicPartitionOffset(tp, o));
-        }
+        var tickets = new[] { 10L, 11, 12 }.Select(o => tracker.Start(new TopicPartitionOffset(tp, o))).ToArray();
 
-        tracker.Complete(new TopicPartitionOffset(tp, 11));
-        tracker.Complete(new TopicPartitionOffset(tp, 12));
+        tracker.Complete(tickets[1]);
+        tracker.Complete(tickets[2]);
         tracker.Committable().Single().Offset.Value.ShouldBe(10);
 
-        tracker.Complete(new TopicPartitionOffset(tp, 10));
+        tracker.Complete(tickets[0]);
         tracker.Committable().Single().Offset.Value.ShouldBe(13);
+    }
+
+    [Fact]
+    public void OffsetTracker_PushFromBeforeARevocationFinishesLate_DoesNotCompleteTheReReadRecord()
+    {
+        var tracker = new OffsetTracker();
+        var tp = new TopicPartition("shipments", 0);
+        var before = tracker.Start(new TopicPartitionOffset(tp, 10));
+        tracker.Forget([tp]);
+        var reread = tracker.Start(new TopicPartitionOffset(tp, 10));
+
+        tracker.Complete(before);
+        tracker.Committable().Single().Offset.Value.ShouldBe(10);
+
+        tracker.Complete(reread);
+        tracker.Committable().Single().Offset.Value.ShouldBe(11);
     }
 
     [Fact]
