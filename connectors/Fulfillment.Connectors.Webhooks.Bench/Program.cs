@@ -17,7 +17,8 @@ namespace Fulfillment.Connectors.Webhooks.Bench;
 /// the hub's own CPU time per request can be told apart from theirs and from Postgres's: on a shared machine wall-clock
 /// throughput is only a lower bound, CPU time per request is what says what two idle cores would sustain.
 /// Prints RESULT lines for requests/s, p99 time to acknowledgement and CPU time per request.
-/// Options: --seconds N (measured, default 10), --warmup N (default 5), --concurrency N (default 32).
+/// Options: --seconds N (measured, default 10), --warmup N (default 15: startup compiles every method optimized, which
+/// takes a while on a loaded machine), --concurrency N (default 32).
 /// Postgres: env Postgres__ConnectionString or FULFILLMENT_TEST_PG (server; a scratch database is created and dropped).
 /// </summary>
 internal static class Program
@@ -30,7 +31,7 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         var seconds = 10;
-        var warmup = 5;
+        var warmup = 15;
         var concurrency = 32;
         var generator = false;
         for (var i = 0; i < args.Length; i++)

@@ -37,7 +37,18 @@ public static class WebhooksApp
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody);
 
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value.ConnectionString));
+        services.AddSingleton(sp =>
+        {
+            // The group-commit INSERT, the outbox DELETE and the checkpoint statements repeat thousands of times: prepared
+            // once per connection, Postgres stops parsing and planning them per batch (unless the operator chose otherwise).
+            var connection = new NpgsqlConnectionStringBuilder(sp.GetRequiredService<IOptions<PostgresOptions>>().Value.ConnectionString);
+            if (connection.MaxAutoPrepare == 0)
+            {
+                connection.MaxAutoPrepare = 16;
+            }
+
+            return NpgsqlDataSource.Create(connection);
+        });
         services.AddSingleton(sp => new ShopDirectory(sp.GetRequiredService<IOptions<ChannelsOptions>>().Value));
         services.AddSingleton<ShopifyReceiver>();
         services.AddSingleton<WooCommerceReceiver>();
