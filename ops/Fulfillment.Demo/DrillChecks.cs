@@ -9,7 +9,8 @@ namespace Fulfillment.Demo;
 /// (nothing changes for a while, no push still retrying), then checks:
 /// every order the connector accepted (the demo's ledger) is in the view, every accepted cancellation is applied;
 /// one order row per order that has order events (nothing lost, nothing doubled); stock on hand per SKU × location
-/// equals receipts + transfers in − transfers out − shipped (no stock movement lost or doubled); and, with
+/// equals the sum of the processor's stock movements and equals receipts + transfers in − transfers out − shipped (no
+/// stock movement lost or doubled); and, with
 /// <c>--pushes</c>, every push that failed was retried to success or dead-lettered.
 /// </summary>
 public sealed class DrillChecks(ViewsProbe probe, TextWriter output)
@@ -46,7 +47,8 @@ public sealed class DrillChecks(ViewsProbe probe, TextWriter output)
         var drift = (await c.QueryAsync<(string Pool, string Sku, string Location, long Expected, long Actual)>(new CommandDefinition(
             $"""
             WITH rejected AS (
-              SELECT correlation_id FROM {s}.dead_letters WHERE pool_id = ANY(@pools)),
+              -- Inputs the inventory processor refused (push dead letters name orders too, but say nothing about stock).
+              SELECT correlation_id FROM {s}.dead_letters WHERE pool_id = ANY(@pools) AND error_type = 'inventory.rejected'),
             moves AS (
               SELECT e.pool_id, l->>'sku' AS sku, e.summary::jsonb->'body'->>'location_id' AS location_id, (l->>'quantity')::bigint AS qty
               FROM {s}.events e CROSS JOIN LATERAL jsonb_array_elements(e.summary::jsonb->'body'->'lines') l
@@ -78,6 +80,23 @@ public sealed class DrillChecks(ViewsProbe probe, TextWriter output)
             $"SELECT count(*) FROM {s}.stock_levels WHERE pool_id = ANY(@pools)", new { pools }, cancellationToken: ct));
         failures += Check(drift.Count == 0, $"on hand = receipts + transfers in − transfers out − shipped, per SKU × location: {cells - drift.Count} of {cells} cells balance"
             + string.Concat(drift.Take(5).Select(d => $"\n      {d.Pool} {d.Sku}@{d.Location}: expected {d.Expected}, view {d.Actual}")));
+
+        var unbalanced = (await c.QueryAsync<(string Pool, string Sku, string Location, long Moved, long Actual)>(new CommandDefinition(
+            $"""
+            WITH moved AS (
+              SELECT pool_id, summary::jsonb->>'sku' AS sku, summary::jsonb->>'location_id' AS location_id,
+                     sum((summary::jsonb->>'quantity')::bigint) AS on_hand
+              FROM {s}.events WHERE kind = 'StockMoved' AND pool_id = ANY(@pools) GROUP BY 1, 2, 3),
+            actual AS (SELECT pool_id, sku, location_id, on_hand::bigint AS on_hand FROM {s}.stock_levels WHERE pool_id = ANY(@pools))
+            SELECT coalesce(m.pool_id, a.pool_id), coalesce(m.sku, a.sku), coalesce(m.location_id, a.location_id),
+                   coalesce(m.on_hand, 0), coalesce(a.on_hand, 0)
+            FROM moved m FULL JOIN actual a ON a.pool_id = m.pool_id AND a.sku = m.sku AND a.location_id = m.location_id
+            WHERE coalesce(m.on_hand, 0) <> coalesce(a.on_hand, 0)
+            """, new { pools }, cancellationToken: ct))).ToList();
+        var movements = await c.QuerySingleAsync<long>(new CommandDefinition(
+            $"SELECT count(*) FROM {s}.events WHERE kind = 'StockMoved' AND pool_id = ANY(@pools)", new { pools }, cancellationToken: ct));
+        failures += Check(unbalanced.Count == 0 && movements > 0, $"sum of stock movements = on hand, per SKU × location: {cells - unbalanced.Count} of {cells} cells, {movements} movements"
+            + string.Concat(unbalanced.Take(5).Select(d => $"\n      {d.Pool} {d.Sku}@{d.Location}: movements {d.Moved}, view {d.Actual}")));
 
         var deadLetters = await c.QueryAsync<(string Type, long Count)>(new CommandDefinition(
             $"SELECT error_type, count(*) FROM {s}.dead_letters WHERE pool_id = ANY(@pools) GROUP BY 1 ORDER BY 1", new { pools }, cancellationToken: ct));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault drills and the end-to-end benchmark on a stack of their own (issue 6).
 #   ops/drills/drill.sh NAME     (ops/fulfillment drill NAME runs this)
-# NAME: kill-inventory-pool | kill-views-sink | kill-connector-webhooks | kill-api | kill-channel-sync
+# NAME: baseline | kill-inventory-pool | kill-views-sink | kill-connector-webhooks | kill-api | kill-channel-sync
 #       | postgres-restart | channel-outage | all | bench-e2e | list
 #
 # Each drill starts its own complete stack beside anything else on the machine: a project-local Postgres cluster, the
@@ -26,7 +26,8 @@ TFM=net10.0
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 KINDS=(inventory-pool views-sink connector-webhooks api channel-sync)
-DRILLS=("${KINDS[@]/#/kill-}" postgres-restart channel-outage)
+# baseline: the same traffic and checks with no fault, the control for every other drill.
+DRILLS=(baseline "${KINDS[@]/#/kill-}" postgres-restart channel-outage)
 
 PG_PORT=$((BASE + 432))
 BROKER_BASE=$((BASE + 92))
@@ -188,6 +189,7 @@ run_drill() {
   start_demo
   sleep $((SECONDS_OF_TRAFFIC / 3))
   case $drill in
+    baseline) say "fault: none (control run)" ;;
     kill-*) kill_and_restart "${drill#kill-}" ;;
     postgres-restart)
       say "fault: restarting Postgres (fast shutdown, 5 s down)"
