@@ -123,7 +123,7 @@ public sealed class DemoRun(
             while (!ct.IsCancellationRequested && (options.Duration is not { } d || clock.Elapsed < d))
             {
                 var target = (long)(clock.Elapsed.TotalSeconds * options.Rate);
-                while (due < target && !ct.IsCancellationRequested)
+                while (due < target && !ct.IsCancellationRequested && (options.Duration is not { } end || clock.Elapsed < end))
                 {
                     await inFlight.WaitAsync(ct);
                     var delivery = Next(random);

@@ -50,7 +50,8 @@ public sealed class E2eBench(OrderGenerator generator, WebhookSender sender, Vie
         while (clock.Elapsed < total && !ct.IsCancellationRequested)
         {
             var target = (long)(clock.Elapsed.TotalSeconds * rate);
-            while (due < target)
+            // Stop at the deadline even when sends fell behind: a backlog sent afterwards would stretch the run.
+            while (due < target && clock.Elapsed < total)
             {
                 await inFlight.WaitAsync(ct);
                 var order = generator.Next(DateTime.UtcNow);
