@@ -80,7 +80,8 @@ public sealed record InventoryPoolSerdes(
 /// <summary>
 /// The inventory pool processor: every pool-keyed input (operator commands, stock movements, orders, shipments —
 /// co-partitioned, ARCHITECTURE decision 1) goes through the pool's decider; allocation outcomes go to the
-/// allocations topic, stock levels and drift to the stock-levels topic, rejected commands to the dead-letter topic.
+/// allocations topic, stock levels, drift and ledger movements to the stock-levels topic, rejected commands to the
+/// dead-letter topic.
 /// <para>
 /// Durable state per pool, bounded by what the pool holds rather than by its history: a compact snapshot of the
 /// decider state (store <c>snapshots</c>, key pool + part; <see cref="PoolSnapshot"/>) plus the log of input records
@@ -141,7 +142,7 @@ public sealed class InventoryPoolTopology
         ArgumentNullException.ThrowIfNull(serdes);
         options ??= new InventoryPoolTopologyOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MinSnapshotLogBytes, 0);
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.SnapshotPartBytes, 1024);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.SnapshotPartBytes, 64);
         return new InventoryPoolTopology(topics, serdes, applicationId, options);
     }
 
