@@ -17,7 +17,7 @@ namespace Fulfillment.Connectors.Webhooks.Bench;
 /// the hub's own CPU time per request can be told apart from theirs and from Postgres's: on a shared machine wall-clock
 /// throughput is only a lower bound, CPU time per request is what says what two idle cores would sustain.
 /// Prints RESULT lines for requests/s, p99 time to acknowledgement and CPU time per request.
-/// Options: --seconds N (measured, default 10), --warmup N (default 15: startup compiles every method optimized, which
+/// Options: --seconds N (measured, default 10), --warmup N (default 30: startup compiles every method optimized, which
 /// takes a while on a loaded machine), --concurrency N (default 32).
 /// Postgres: env Postgres__ConnectionString or FULFILLMENT_TEST_PG (server; a scratch database is created and dropped).
 /// </summary>
@@ -31,7 +31,7 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         var seconds = 10;
-        var warmup = 15;
+        var warmup = 30;
         var concurrency = 32;
         var generator = false;
         for (var i = 0; i < args.Length; i++)
@@ -71,7 +71,10 @@ internal static class Program
         try
         {
             var bootstrap = await ExpectAsync(child, "BROKER ");
-            await using var registry = RegistryApp.Build(["--urls", "http://127.0.0.1:0", "--Postgres:ConnectionString", connectionString, "--Logging:LogLevel:Default=Warning"]);
+            // No configuration file watcher: it would watch the whole working directory (the repository, busy with builds)
+            // and its CPU would be counted as the hub's.
+            await using var registry = RegistryApp.Build(["--urls", "http://127.0.0.1:0", "--Postgres:ConnectionString", connectionString,
+                "--Logging:LogLevel:Default=Warning", "--hostBuilder:reloadConfigOnChange=false"]);
             await registry.StartAsync();
             await using var app = WebhooksApp.Build([
                 "--urls=http://127.0.0.1:0",
