@@ -1,13 +1,14 @@
 using System.Net;
 using System.Reflection;
+using Fulfillment.SchemaRegistry.Tests.Infrastructure;
 using Fulfillment.Schemas.Compatibility;
 using Fulfillment.Schemas.Topics;
-using Fulfillment.SchemaRegistry.Tests.Infrastructure;
+using Fulfillment.Testing;
 
 namespace Fulfillment.SchemaRegistry.Tests;
 
 /// <summary>Every value schema of the topic catalog must be accepted by our registry, as the hub's producers will send it.</summary>
-public class CatalogSchemaTests(RegistryFixture fixture) : IClassFixture<RegistryFixture>
+public class CatalogSchemaTests(InProcessRegistry fixture) : IClassFixture<InProcessRegistry>
 {
     public static TheoryData<string> Topics()
     {

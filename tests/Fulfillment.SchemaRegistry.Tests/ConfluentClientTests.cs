@@ -4,11 +4,12 @@ using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;
 using Fulfillment.SchemaRegistry.Tests.Infrastructure;
+using Fulfillment.Testing;
 
 namespace Fulfillment.SchemaRegistry.Tests;
 
 /// <summary>The real Confluent 2.14 .NET client and Avro serdes against our registry.</summary>
-public class ConfluentClientTests(RegistryFixture fixture) : IClassFixture<RegistryFixture>
+public class ConfluentClientTests(InProcessRegistry fixture) : IClassFixture<InProcessRegistry>
 {
     private static RecordSchema OrderSchema(string name, bool withQty = false)
     {
@@ -42,7 +43,7 @@ public class ConfluentClientTests(RegistryFixture fixture) : IClassFixture<Regis
         return order;
     }
 
-    private CachedSchemaRegistryClient NewClient() => new(new SchemaRegistryConfig { Url = fixture.Server.Url });
+    private CachedSchemaRegistryClient NewClient() => new(new SchemaRegistryConfig { Url = fixture.Url });
 
     [Fact]
     public async Task AvroSerializer_AutoRegister_WritesIdThatDeserializerResolves()

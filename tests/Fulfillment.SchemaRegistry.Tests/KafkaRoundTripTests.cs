@@ -10,12 +10,12 @@ using Fulfillment.Testing;
 namespace Fulfillment.SchemaRegistry.Tests;
 
 /// <summary>Avro records through the development broker, with schemas registered in our registry by Confluent's serdes.</summary>
-public sealed class KafkaRoundTripTests : IClassFixture<RegistryFixture>, IClassFixture<DevBrokerFixture>
+public sealed class KafkaRoundTripTests : IClassFixture<InProcessRegistry>, IClassFixture<DevBrokerFixture>
 {
-    private readonly RegistryFixture _registry;
+    private readonly InProcessRegistry _registry;
     private readonly DevBrokerFixture _broker;
 
-    public KafkaRoundTripTests(RegistryFixture registry, DevBrokerFixture broker)
+    public KafkaRoundTripTests(InProcessRegistry registry, DevBrokerFixture broker)
     {
         _registry = registry;
         _broker = broker;
@@ -31,7 +31,7 @@ public sealed class KafkaRoundTripTests : IClassFixture<RegistryFixture>, IClass
     public async Task ProduceConsume_GenericRecordsWithAutoRegisteredSchema_RoundTripThroughBroker()
     {
         var topic = _broker.CreateTopic("stock-moved", 3);
-        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry.Server.Url });
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry.Url });
         using (var producer = new ProducerBuilder<string, GenericRecord>(_broker.ProducerConfig())
                    .SetValueSerializer(new AvroSerializer<GenericRecord>(registry, new AvroSerializerConfig { AutoRegisterSchemas = true }))
                    .Build())
@@ -50,7 +50,7 @@ public sealed class KafkaRoundTripTests : IClassFixture<RegistryFixture>, IClass
         }
 
         // Separate registry client: the consumer resolves ids over HTTP, not from the producer's cache.
-        using var consumerRegistry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry.Server.Url });
+        using var consumerRegistry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry.Url });
         using var consumer = new ConsumerBuilder<string, GenericRecord>(_broker.ConsumerConfig("registry-roundtrip"))
             .SetValueDeserializer(new AvroDeserializer<GenericRecord>(consumerRegistry).AsSyncOverAsync())
             .Build();

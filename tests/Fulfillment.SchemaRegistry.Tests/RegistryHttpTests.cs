@@ -1,11 +1,12 @@
 using System.Net;
 using System.Text.Json;
 using Fulfillment.SchemaRegistry.Tests.Infrastructure;
+using Fulfillment.Testing;
 using static Fulfillment.SchemaRegistry.Tests.Infrastructure.Api;
 
 namespace Fulfillment.SchemaRegistry.Tests;
 
-public class RegistryHttpTests(RegistryFixture fixture) : IClassFixture<RegistryFixture>
+public class RegistryHttpTests(InProcessRegistry fixture) : IClassFixture<InProcessRegistry>
 {
     private readonly HttpClient _http = fixture.Http;
 

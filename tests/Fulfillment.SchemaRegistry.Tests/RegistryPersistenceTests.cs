@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Fulfillment.SchemaRegistry.Tests.Infrastructure;
+using Fulfillment.Testing;
 using Npgsql;
 using static Fulfillment.SchemaRegistry.Tests.Infrastructure.Api;
 
@@ -11,18 +12,18 @@ public class RegistryPersistenceTests
     [Fact]
     public async Task Restart_OnSameDatabase_KeepsSchemasIdsVersionsAndConfig()
     {
-        await using var database = await TestDatabase.CreateAsync();
+        await using var database = await PostgresDatabase.CreateAsync("registry");
         var v1 = Record("Persisted", Field("id", "string"));
         var v2 = Record("Persisted", Field("id", "string"), Field("n", "long", "0"));
         int id1, id2;
-        await using (var first = await RegistryServer.StartAsync(database.ConnectionString))
+        await using (var first = await InProcessRegistry.StartAsync(database.ConnectionString))
         {
             id1 = (await first.Http.RegisterAsync("persist-value", v1)).Body.GetProperty("id").GetInt32();
             id2 = (await first.Http.RegisterAsync("persist-value", v2)).Body.GetProperty("id").GetInt32();
             (await first.Http.PutReplyAsync("/config", new { compatibility = "FULL" })).Status.ShouldBe(HttpStatusCode.OK);
         }
 
-        await using var second = await RegistryServer.StartAsync(database.ConnectionString);
+        await using var second = await InProcessRegistry.StartAsync(database.ConnectionString);
 
         var byId = await second.Http.GetReplyAsync($"/schemas/ids/{id1}");
         byId.Status.ShouldBe(HttpStatusCode.OK);
@@ -37,7 +38,7 @@ public class RegistryPersistenceTests
     [Fact]
     public async Task Migrate_RunTwiceAndConcurrently_AppliesEachScriptOnce()
     {
-        await using var database = await TestDatabase.CreateAsync();
+        await using var database = await PostgresDatabase.CreateAsync("registry");
         await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
 
         var concurrent = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Migrator.MigrateAsync(dataSource, CancellationToken.None)));
@@ -54,21 +55,21 @@ public class RegistryPersistenceTests
     public async Task Start_WithUnreachableDatabase_FailsToStart()
     {
         await Should.ThrowAsync<Exception>(() =>
-            RegistryServer.StartAsync("Host=127.0.0.1;Port=1;Username=postgres;Database=none;Timeout=2"));
+            InProcessRegistry.StartAsync("Host=127.0.0.1;Port=1;Username=postgres;Database=none;Timeout=2"));
     }
 
     [Fact]
     public async Task Start_WithoutConnectionString_FailsValidation()
     {
-        var error = await Should.ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => RegistryServer.StartAsync(""));
+        var error = await Should.ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => InProcessRegistry.StartAsync(""));
         error.Message.ShouldContain("ConnectionString");
     }
 
     [Fact]
     public async Task DefaultCompatibilityOption_None_IsTheGlobalLevelAndAllowsBreakingChanges()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var server = await RegistryServer.StartAsync(database.ConnectionString, "--Registry:DefaultCompatibility", "none");
+        await using var database = await PostgresDatabase.CreateAsync("registry");
+        await using var server = await InProcessRegistry.StartAsync(database.ConnectionString, "--Registry:DefaultCompatibility", "none");
 
         (await server.Http.GetReplyAsync("/config")).Body.GetProperty("compatibilityLevel").GetString().ShouldBe("NONE");
         await server.Http.RegisterAsync("loose-value", Record("Loose", Field("id", "string")));
@@ -78,18 +79,18 @@ public class RegistryPersistenceTests
     [Fact]
     public async Task DefaultCompatibilityOption_Unknown_FailsValidationAtStart()
     {
-        await using var database = await TestDatabase.CreateAsync();
+        await using var database = await PostgresDatabase.CreateAsync("registry");
 
         var error = await Should.ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
-            RegistryServer.StartAsync(database.ConnectionString, "--Registry:DefaultCompatibility", "SIDEWAYS"));
+            InProcessRegistry.StartAsync(database.ConnectionString, "--Registry:DefaultCompatibility", "SIDEWAYS"));
         error.Message.ShouldContain("DefaultCompatibility");
     }
 
     [Fact]
     public async Task Register_BackwardTransitiveSubject_ChecksEveryEarlierVersion()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var server = await RegistryServer.StartAsync(database.ConnectionString);
+        await using var database = await PostgresDatabase.CreateAsync("registry");
+        await using var server = await InProcessRegistry.StartAsync(database.ConnectionString);
         var v1 = Record("T", Field("id", "string"));
         var v2 = Record("T", Field("id", "string"), Field("qty", "int", "0"));
         var v3 = Record("T", Field("id", "string"), Field("qty", "int"));
@@ -110,8 +111,8 @@ public class RegistryPersistenceTests
     [Fact]
     public async Task Metrics_AfterRegistration_ExposeRegistryCounters()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var server = await RegistryServer.StartAsync(database.ConnectionString);
+        await using var database = await PostgresDatabase.CreateAsync("registry");
+        await using var server = await InProcessRegistry.StartAsync(database.ConnectionString);
         await server.Http.RegisterAsync("metered-value", Record("Metered", Field("id", "string")));
         await server.Http.GetReplyAsync("/schemas/ids/999");
 
@@ -124,8 +125,8 @@ public class RegistryPersistenceTests
     [Fact]
     public async Task Register_SchemaWithDocsDefaultsAliasesAndLogicalTypes_KeepsThemInStoredText()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var server = await RegistryServer.StartAsync(database.ConnectionString);
+        await using var database = await PostgresDatabase.CreateAsync("registry");
+        await using var server = await InProcessRegistry.StartAsync(database.ConnectionString);
         const string Schema = """
             {"type":"record","name":"Rich","namespace":"fulfillment.registry.test","doc":"record doc","aliases":["OldRich"],"fields":[
               {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":12,"scale":2},"doc":"money"},
