@@ -161,11 +161,15 @@ check() {
   local failed=0 pushes=()
   say "checks: demo verify (waits until the pipeline is quiet)"
   [ -n "${PID[channel-sync]:-}" ] && pushes=(--pushes)
-  dotnet "$(dll ops/Fulfillment.Demo)" verify --ledger "$RUN/ledger" --timeout 240 "${pushes[@]}" 2>&1 | sed 's/^/    /' || failed=1
-  [ "${PIPESTATUS[0]}" = 0 ] || failed=1
-  say "checks: replay --verify (views rebuilt from the topics vs live views)"
-  dotnet "$(dll ops/Fulfillment.Cli)" replay --verify 2>&1 | tail -25 | sed 's/^/    /' || true
-  [ "${PIPESTATUS[0]}" = 0 ] || failed=1
+  local rc=0
+  dotnet "$(dll ops/Fulfillment.Demo)" verify --ledger "$RUN/ledger" --timeout 240 "${pushes[@]}" >"$RUN/verify.log" 2>&1 || rc=$?
+  sed 's/^/    /' "$RUN/verify.log"
+  [ "$rc" = 0 ] || failed=1
+  say "checks: replay --verify (views rebuilt from the topics vs live views; full output $RUN/replay.log)"
+  rc=0
+  dotnet "$(dll ops/Fulfillment.Cli)" replay --verify >"$RUN/replay.log" 2>&1 || rc=$?
+  tail -25 "$RUN/replay.log" | cut -c1-400 | sed 's/^/    /'
+  [ "$rc" = 0 ] || { say "checks: replay --verify exited $rc"; failed=1; }
   return $failed
 }
 
