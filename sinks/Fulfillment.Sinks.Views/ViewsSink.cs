@@ -13,8 +13,9 @@ namespace Fulfillment.Sinks.Views;
 
 /// <summary>
 /// The consume loop of the views: polls a batch, projects it, and writes it in two tracks (<see cref="ViewWriter"/>):
-/// the view rows plus their offsets in one Postgres transaction, then the audit index plus its own offsets in another,
-/// which runs while the next batch is read and written (at most one audit write in flight). Positions live only in
+/// the view rows plus their offsets (two concurrent transactions: stock-level records, everything else — each with the
+/// offsets of its own topics), then the audit index plus its own offsets in another transaction, which runs while the
+/// next batch is read and written (at most one audit write in flight). Positions live only in
 /// Postgres (<c>sink_offsets</c>, one set per track); on assignment the consumer seeks to the lower of the two and each
 /// track skips the records it already holds, so Kafka's committed offsets play no part and a crash anywhere leaves
 /// each track consistent with exactly the records it reflects.
@@ -40,6 +41,10 @@ public sealed partial class ViewsSink
     private readonly ILogger _logger;
     private readonly Dictionary<string, TopicKind> _kinds;
     private readonly ViewBatch _batch = new();
+
+    // Stock-level records: only stock_levels, stock_drift and stock_movements depend on them, so they commit in their own
+    // transaction (with their own topic's offsets), alongside the rest of the batch instead of after it.
+    private readonly ViewBatch _stock = new();
     private readonly ViewBatch _auditOnly = new();
     private readonly List<ConsumeResult<byte[], byte[]>> _pending = [];
     private readonly Dictionary<(string Topic, int Partition), long> _auditNextOffsets = [];
@@ -204,18 +209,20 @@ public sealed partial class ViewsSink
         }
 
         _batch.Clear();
+        _stock.Clear();
         _auditNextOffsets.Clear();
         foreach (var result in _pending)
         {
             await AddAsync(result);
         }
 
-        if (_batch.RecordCount > 0)
+        using (BatchSeconds.NewTimer())
         {
-            using (BatchSeconds.NewTimer())
-            {
-                await _writer.WriteAsync(_batch, ct);
-            }
+            // Two transactions on two connections, each with the offsets of its own topics (no row in common): a
+            // stock-level change is visible as soon as its small transaction commits, not after the orders' one.
+            await Task.WhenAll(
+                _stock.RecordCount > 0 ? _writer.WriteAsync(_stock, ct) : Task.CompletedTask,
+                _batch.RecordCount > 0 ? _writer.WriteAsync(_batch, ct) : Task.CompletedTask);
         }
 
         foreach (var group in _pending.GroupBy(r => r.Topic, StringComparer.Ordinal))
@@ -228,14 +235,14 @@ public sealed partial class ViewsSink
         await _audit;
         if (_auditNextOffsets.Count > 0)
         {
-            var events = _batch.Events.Values.ToList();
+            var events = _batch.Events.Values.Concat(_stock.Events.Values).DistinctBy(e => e.EventId, StringComparer.Ordinal).ToList();
             var next = new Dictionary<(string Topic, int Partition), long>(_auditNextOffsets);
             // Not cancelled by a stop: one bounded write, and letting it finish leaves both tracks at the same position
             // after a clean shutdown.
             _audit = Task.Run(() => _writer.WriteAuditAsync(events, next, CancellationToken.None), CancellationToken.None);
         }
 
-        RecordsWritten += _batch.RecordCount;
+        RecordsWritten += _batch.RecordCount + _stock.RecordCount;
         BatchesWritten++;
         LogBatch(_logger, _pending.Count, RecordsWritten);
         _pending.Clear();
@@ -292,9 +299,10 @@ public sealed partial class ViewsSink
             return;
         }
 
-        _batch.RecordCount++;
-        _batch.NextOffsets[key] = Math.Max(_batch.NextOffsets.GetValueOrDefault(key), offset + 1);
         var kind = _kinds[topic];
+        var batch = kind == TopicKind.StockLevels ? _stock : _batch;
+        batch.RecordCount++;
+        batch.NextOffsets[key] = Math.Max(batch.NextOffsets.GetValueOrDefault(key), offset + 1);
         ISpecificRecord value;
         try
         {
@@ -305,21 +313,21 @@ public sealed partial class ViewsSink
 
             value = await _decoder.DecodeAsync(kind, topic, bytes);
             // Projector handlers throw (unknown body type) before adding any row, so a rejected record leaves none.
-            _batch.IndexEvents = audit;
+            batch.IndexEvents = audit;
             try
             {
-                Projector.Apply(_batch, topic, partition, offset, value);
+                Projector.Apply(batch, topic, partition, offset, value);
             }
             finally
             {
-                _batch.IndexEvents = true;
+                batch.IndexEvents = true;
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             Rejected.Inc();
             LogRejected(_logger, topic, partition, offset, e.Message);
-            ViewBatch.KeepFirst(_batch.Rejects, (topic, partition, offset), new RejectRow(topic, partition, offset, $"{e.GetType().Name}: {e.Message}"));
+            ViewBatch.KeepFirst(batch.Rejects, (topic, partition, offset), new RejectRow(topic, partition, offset, $"{e.GetType().Name}: {e.Message}"));
             return;
         }
 
