@@ -40,6 +40,10 @@ public sealed class DemoOptions
     public int MaxInFlight { get; set; } = 256;
 
     public TimeSpan ReportEvery { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>After the traffic, keep serving the channel API stub until SIGINT/SIGTERM: pushes retried after the run
+    /// (a drill's recovery) still find the channel there.</summary>
+    public bool Linger { get; set; }
 }
 
 /// <summary>
@@ -109,6 +113,13 @@ public sealed class DemoRun(
 
         await RefreshViewAsync(CancellationToken.None);
         await output.WriteLineAsync(Render(started.Elapsed, final: true));
+        if (options.Linger && stub is not null && !stop.IsCancellationRequested)
+        {
+            await output.WriteLineAsync("demo: traffic done; the channel API stub keeps serving until SIGINT/SIGTERM");
+            await output.FlushAsync(CancellationToken.None);
+            await Quietly(Task.Delay(Timeout.Infinite, stop));
+        }
+
         return 0;
     }
 

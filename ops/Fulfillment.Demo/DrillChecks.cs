@@ -48,7 +48,10 @@ public sealed class DrillChecks(ViewsProbe probe, TextWriter output)
             $"""
             WITH rejected AS (
               -- Inputs the inventory processor refused (push dead letters name orders too, but say nothing about stock).
-              SELECT correlation_id FROM {s}.dead_letters WHERE pool_id = ANY(@pools) AND error_type = 'inventory.rejected'),
+              -- A repeat of a command already applied (a retried API call produced twice) is refused as a repeat and
+              -- leaves the first one's effect standing, so it does not take the transfer or shipment out of the balance.
+              SELECT correlation_id FROM {s}.dead_letters
+              WHERE pool_id = ANY(@pools) AND error_type = 'inventory.rejected' AND NOT ({Repeat})),
             moves AS (
               SELECT e.pool_id, l->>'sku' AS sku, e.summary::jsonb->'body'->>'location_id' AS location_id, (l->>'quantity')::bigint AS qty
               FROM {s}.events e CROSS JOIN LATERAL jsonb_array_elements(e.summary::jsonb->'body'->'lines') l
@@ -98,6 +101,10 @@ public sealed class DrillChecks(ViewsProbe probe, TextWriter output)
         failures += Check(unbalanced.Count == 0 && movements > 0, $"sum of stock movements = on hand, per SKU × location: {cells - unbalanced.Count} of {cells} cells, {movements} movements"
             + string.Concat(unbalanced.Take(5).Select(d => $"\n      {d.Pool} {d.Sku}@{d.Location}: movements {d.Moved}, view {d.Actual}")));
 
+        var repeats = await c.QuerySingleAsync<long>(new CommandDefinition(
+            $"SELECT count(*) FROM {s}.dead_letters WHERE pool_id = ANY(@pools) AND error_type = 'inventory.rejected' AND {Repeat}",
+            new { pools }, cancellationToken: ct));
+        await output.WriteLineAsync($"  info  commands refused as repeats of applied ones: {repeats}");
         var deadLetters = await c.QueryAsync<(string Type, long Count)>(new CommandDefinition(
             $"SELECT error_type, count(*) FROM {s}.dead_letters WHERE pool_id = ANY(@pools) GROUP BY 1 ORDER BY 1", new { pools }, cancellationToken: ct));
         await output.WriteLineAsync($"  info  dead letters by type: {string.Join(", ", deadLetters.Select(d => $"{d.Type} {d.Count}").DefaultIfEmpty("none"))}");
@@ -155,6 +162,12 @@ public sealed class DrillChecks(ViewsProbe probe, TextWriter output)
 
         return false;
     }
+
+    /// <summary>Rejection reasons (InventoryDecider) that mean "this was applied already".</summary>
+    private const string Repeat = """
+        (reason LIKE '%transfer id already in use%' OR reason LIKE '%already recorded%'
+         OR reason LIKE '%already fully shipped%' OR reason ~ 'transfer is [A-Za-z]+, expected')
+        """;
 
     private static (HashSet<string> Orders, HashSet<string> Cancels) ReadLedger(string path)
     {

@@ -10,10 +10,11 @@ internal static class Program
     private const string Usage = """
         usage: Fulfillment.Demo <command> [options]
 
-          run [--rate N] [--duration S|0] [--plain] [--ledger FILE] [--seed N]
+          run [--rate N] [--duration S|0] [--plain] [--ledger FILE] [--seed N] [--linger]
                   realistic multi-channel traffic against a running hub with a live view; --duration 0 (default) runs
                   until SIGINT/SIGTERM; --plain prints a block every few seconds instead of redrawing (automatic when
-                  stdout is not a terminal); --ledger appends accepted orders and cancellations for `verify`
+                  stdout is not a terminal); --ledger appends accepted orders and cancellations for `verify`;
+                  --linger keeps serving the channel API stub after the traffic until SIGINT/SIGTERM
           bench [--rate N] [--duration S] [--warmup S]
                   end-to-end benchmark: signed webhook → allocation → Postgres view; prints RESULT lines
           verify --ledger FILE [--timeout S] [--pushes]
@@ -76,6 +77,7 @@ internal static class Program
             Duration = seconds > 0 ? TimeSpan.FromSeconds(seconds) : null,
             Plain = args.Contains("--plain"),
             LedgerPath = Option(args, "--ledger"),
+            Linger = args.Contains("--linger"),
             Seed = (int)Number(args, "--seed", Environment.TickCount & 0x7fffffff),
         };
         var allShops = DemoShops.From(config);

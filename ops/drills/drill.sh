@@ -143,18 +143,21 @@ stack_down() {
 start_demo() {
   : >"$RUN/ledger"
   (exec setsid dotnet "$(dll ops/Fulfillment.Demo)" run --rate "$RATE" --duration "$SECONDS_OF_TRAFFIC" --plain \
-    --ledger "$RUN/ledger" </dev/null >"$RUN/logs/demo.log" 2>&1) &
+    --ledger "$RUN/ledger" --linger </dev/null >"$RUN/logs/demo.log" 2>&1) &
   DEMO_PID=$!
   say "demo: $RATE orders/s for $SECONDS_OF_TRAFFIC s (log $RUN/logs/demo.log)"
 }
 
-wait_demo() {
-  local rc=0
-  wait "$DEMO_PID" || rc=$?
-  DEMO_PID=
-  say "demo finished (exit $rc); its summary:"
-  awk '/— summary/{p=1} p' "$RUN/logs/demo.log" | sed 's/^/    /'
-  [ "$rc" = 0 ] || die "the demo failed"
+wait_demo() { # until the traffic is done; the demo keeps serving the channel API stub (pushes retried later need it)
+  while ! grep -q '^demo: traffic done' "$RUN/logs/demo.log" 2>/dev/null; do
+    if ! kill -0 "$DEMO_PID" 2>/dev/null; then
+      local rc=0; wait "$DEMO_PID" || rc=$?; DEMO_PID=
+      tail -20 "$RUN/logs/demo.log" >&2; die "the demo exited (code $rc) before its traffic was done"
+    fi
+    sleep 1
+  done
+  say "demo traffic done; its summary:"
+  awk '/— summary/{p=1} /^demo: traffic done/{p=0} p' "$RUN/logs/demo.log" | sed 's/^/    /'
 }
 
 check() {
