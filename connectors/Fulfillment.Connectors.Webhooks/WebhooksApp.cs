@@ -100,7 +100,11 @@ internal sealed partial class MigrationService(NpgsqlDataSource dataSource, ILog
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await Migrator.MigrateAsync(dataSource, cancellationToken);
+        // The one migration runner (Fulfillment.Hosting): each script once, recorded in public.schema_migrations, under a
+        // per-schema advisory lock. The scripts stay idempotent, so a database migrated by the earlier run-every-start
+        // runner simply re-applies them once.
+        await SqlMigrator.MigrateAsync(dataSource, "public", typeof(MigrationService).Assembly,
+            "Fulfillment.Connectors.Webhooks.Migrations.", cancellationToken);
         LogMigrated(logger);
     }
 
