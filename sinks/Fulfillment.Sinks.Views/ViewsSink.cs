@@ -32,7 +32,9 @@ public sealed partial class ViewsSink
         "fulfillment_views_sink_batch_seconds", "Time to write one batch to Postgres.",
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
 
-    private static readonly HashSet<TopicKind> Archived = [TopicKind.RawIngest, TopicKind.OperatorCommands, TopicKind.ChannelPushOutcomes];
+    // Normalized orders too: after a broker restart the processor must get them back exactly as it consumed them (record
+    // timestamps order its inputs), which re-normalizing raw deliveries cannot give (API fetches, lost timestamps).
+    private static readonly HashSet<TopicKind> Archived = [TopicKind.RawIngest, TopicKind.Orders, TopicKind.OperatorCommands, TopicKind.ChannelPushOutcomes];
 
     private readonly ViewsSinkOptions _options;
     private readonly string _bootstrap;

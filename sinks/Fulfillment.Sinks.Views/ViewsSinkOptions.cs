@@ -40,7 +40,7 @@ public sealed class ViewsSinkOptions
     [Range(1, 500)]
     public int FetchWaitMaxMs { get; set; } = 20;
 
-    /// <summary>Copy raw deliveries, operator commands and push outcomes into <c>durable.topic_archive</c> (the live sink
+    /// <summary>Copy raw deliveries, normalized orders, operator commands and push outcomes into <c>durable.topic_archive</c> (the live sink
     /// does, a replay must not).</summary>
     public bool Archive { get; set; } = true;
 
