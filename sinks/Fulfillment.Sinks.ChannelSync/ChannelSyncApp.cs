@@ -1,5 +1,6 @@
 using Fulfillment.Hosting;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Fulfillment.Sinks.ChannelSync;
 
@@ -31,6 +32,20 @@ public static class ChannelSyncApp
         services.AddSingleton<IChannelPusher>(sp => new TikTokShopPusher(Client(sp), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IChannelPusherLookup, PusherLookup>();
         services.AddSingleton<IPushRecorder, KafkaPushRecorder>();
+        // The handled-records ledger survives a broker that forgets (the embedded stack's development broker): with
+        // Postgres configured it lives there; without, Kafka's committed offsets are the only memory.
+        var postgres = builder.Configuration[$"{PostgresOptions.Section}:{nameof(PostgresOptions.ConnectionString)}"];
+        if (string.IsNullOrWhiteSpace(postgres))
+        {
+            services.AddSingleton<IHandledLedger, InMemoryHandledLedger>();
+        }
+        else
+        {
+            services.AddSingleton(_ => NpgsqlDataSource.Create(postgres));
+            services.AddSingleton<IHandledLedger>(sp => new PostgresHandledLedger(
+                sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IOptions<ChannelSyncOptions>>().Value.LedgerSchema));
+        }
+
         services.AddSingleton(sp => new PushExecutor(
             sp.GetServices<IChannelPusher>(), sp.GetRequiredService<IPushRecorder>(), sp.GetRequiredService<IOptions<ChannelSyncOptions>>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<PushExecutor>>()));

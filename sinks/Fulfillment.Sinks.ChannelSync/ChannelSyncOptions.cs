@@ -43,6 +43,11 @@ public sealed class ChannelSyncOptions
 
     [Required(AllowEmptyStrings = false)]
     public string ConsumerGroup { get; set; } = "sink-channel-sync";
+
+    /// <summary>Postgres schema of the handled-records ledger (used when <c>Postgres:ConnectionString</c> is set), which
+    /// keeps a re-seeded broker's re-derived events from being pushed again.</summary>
+    [RegularExpression("^[a-z_][a-z0-9_]{0,49}$")]
+    public string LedgerSchema { get; set; } = "channel_sync";
 }
 
 /// <summary>One shop's API.</summary>

@@ -93,6 +93,7 @@ public sealed partial class ChannelSyncWorker(
     PushExecutor executor,
     IChannelPusherLookup lookup,
     IPushRecorder recorder,
+    IHandledLedger ledger,
     IOptions<KafkaOptions> kafka,
     IOptions<ChannelSyncOptions> options,
     TimeProvider time,
@@ -113,7 +114,19 @@ public sealed partial class ChannelSyncWorker(
         "fulfillment_channel_sync_pushes_in_flight", "Pushes running now (including their backoff waits), by kind (shipment, stock).",
         new GaugeConfiguration { LabelNames = ["kind"] });
 
+    private static readonly Counter AlreadyHandled = Metrics.CreateCounter(
+        "fulfillment_channel_sync_already_handled_total",
+        "Records completed without a push because the handled-records ledger has them (re-derived after a broker re-seed), by topic.",
+        new CounterConfiguration { LabelNames = ["topic"] });
+
     private readonly OffsetTracker _offsets = new();
+
+    // The handled-records ledger (IHandledLedger): what is known handled (loaded at start, grown at each commit), the
+    // records of tickets whose pushes are running, and the finished ones waiting for the next commit to be written.
+    private readonly HashSet<HandledRecord> _handled = [];
+    private readonly Lock _handledLock = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<RecordTicket, HandledRecord> _ticketRecords = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<HandledRecord> _toLedger = new();
     private readonly StockCoalescer _stock = new(options.Value.StockCoalesceWindow);
 
     // Pushes still owed per stock record: the record is committed once every figure it carried has been pushed (or
@@ -154,6 +167,17 @@ public sealed partial class ChannelSyncWorker(
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = kafka.Value.SchemaRegistryUrl });
         var shipments = new AvroDeserializer<ShipmentEvent>(registry);
         var stockLevels = new AvroDeserializer<StockLevelEvent>(registry);
+        var known = await ledger.LoadAsync(stoppingToken);
+        lock (_handledLock)
+        {
+            _handled.UnionWith(known);
+        }
+
+        if (ledger.Durable)
+        {
+            LogLedgerLoaded(logger, known.Count);
+        }
+
         using var consumer = new ConsumerBuilder<string, byte[]>(config)
             .SetPartitionsAssignedHandler((c, assigned) => StartPositions(c, assigned))
             .SetPartitionsRevokedHandler((c, revoked) =>
@@ -167,6 +191,7 @@ public sealed partial class ChannelSyncWorker(
                     foreach (var stale in _stockOwed.Keys.Where(k => revoked.Any(r => r.Topic == k.Topic && r.Partition.Value == k.Partition)).ToList())
                     {
                         _stockOwed.Remove(stale);
+                        _ticketRecords.TryRemove(stale, out _);
                     }
                 }
             })
@@ -196,6 +221,12 @@ public sealed partial class ChannelSyncWorker(
                     if (record.Topic == o.ShipmentsTopic)
                     {
                         var e = await shipments.DeserializeAsync(record.Message.Value, false, context);
+                        if (AlreadyHandledRecord(ticket, record.Topic, e.metadata.event_id))
+                        {
+                            continue;
+                        }
+
+                        _ticketRecords[ticket] = new HandledRecord(record.Topic, e.metadata.event_id);
                         var request = PushMapping.Shipment(e, lookup, record.Topic, record.Partition.Value, record.Offset.Value, record.Message.Value);
                         await _slots.WaitAsync(stoppingToken);
                         _ = RunShipmentAsync(request, ticket, stoppingToken);
@@ -203,6 +234,11 @@ public sealed partial class ChannelSyncWorker(
                     else
                     {
                         var e = await stockLevels.DeserializeAsync(record.Message.Value, false, context);
+                        if (AlreadyHandledRecord(ticket, record.Topic, e.metadata.event_id))
+                        {
+                            continue;
+                        }
+
                         var pushes = PushMapping.Stock(e, o.Shops, channel => StockSkipped.WithLabels(channel.ToString()).Inc());
                         if (pushes.Count == 0)
                         {
@@ -210,6 +246,7 @@ public sealed partial class ChannelSyncWorker(
                         }
                         else
                         {
+                            _ticketRecords[ticket] = new HandledRecord(record.Topic, e.metadata.event_id);
                             lock (_stockLock)
                             {
                                 _stockOwed[ticket] = pushes.Count;
@@ -266,7 +303,7 @@ public sealed partial class ChannelSyncWorker(
         try
         {
             await executor.ExecuteAsync(request, stoppingToken);
-            _offsets.Complete(offset);
+            Completed(offset);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -336,7 +373,7 @@ public sealed partial class ChannelSyncWorker(
                     if (_stockOwed.TryGetValue(source, out var owed) && (_stockOwed[source] = owed - 1) == 0)
                     {
                         _stockOwed.Remove(source);
-                        _offsets.Complete(source);
+                        Completed(source);
                     }
                 }
             }
@@ -345,9 +382,74 @@ public sealed partial class ChannelSyncWorker(
         }
     }
 
+    /// <summary>A record already in the ledger (a re-derived copy of one pushed before a broker restart): completed at
+    /// once, nothing is called.</summary>
+    private bool AlreadyHandledRecord(RecordTicket ticket, string topic, string eventId)
+    {
+        lock (_handledLock)
+        {
+            if (!_handled.Contains(new HandledRecord(topic, eventId)))
+            {
+                return false;
+            }
+        }
+
+        AlreadyHandled.WithLabels(topic).Inc();
+        _offsets.Complete(ticket);
+        return true;
+    }
+
+    /// <summary>Every push of the record reached its final outcome: queued for the ledger first, so whatever a commit
+    /// finds committable is also in the ledger write that precedes it.</summary>
+    private void Completed(RecordTicket ticket)
+    {
+        if (_ticketRecords.TryRemove(ticket, out var record))
+        {
+            _toLedger.Enqueue(record);
+        }
+
+        _offsets.Complete(ticket);
+    }
+
+    /// <summary>Writes the finished records to the ledger; on failure they stay queued for the next commit (the Kafka
+    /// commit still goes ahead: the ledger only matters once the broker has forgotten the group).</summary>
+    private void FlushLedger()
+    {
+        var batch = new List<HandledRecord>();
+        while (_toLedger.TryDequeue(out var record))
+        {
+            batch.Add(record);
+        }
+
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            ledger.AddAsync(batch, timeout.Token).GetAwaiter().GetResult();
+            lock (_handledLock)
+            {
+                _handled.UnionWith(batch);
+            }
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            foreach (var record in batch)
+            {
+                _toLedger.Enqueue(record);
+            }
+
+            LogLedgerFailed(logger, batch.Count, e);
+        }
+    }
+
     private void Commit(IConsumer<string, byte[]> consumer)
     {
         var offsets = _offsets.Committable();
+        FlushLedger();
         if (offsets.Count == 0)
         {
             return;
@@ -398,6 +500,12 @@ public sealed partial class ChannelSyncWorker(
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Consuming failed; the worker stops (committed offsets stay where the last finished push left them)")]
     private static partial void LogConsumerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Handled-records ledger: {Count} records already handled (re-derived copies of them are not pushed again)")]
+    private static partial void LogLedgerLoaded(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing {Count} handled records to the ledger failed; retrying on the next commit")]
+    private static partial void LogLedgerFailed(ILogger logger, int count, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Committing offsets failed; retrying on the next commit")]
     private static partial void LogCommitFailed(ILogger logger, Exception exception);

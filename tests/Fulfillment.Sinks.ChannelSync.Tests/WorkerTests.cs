@@ -25,6 +25,7 @@ public sealed class WorkerTests : IAsyncLifetime
     private const string Shop = "acme-outdoor.myshopify.com";
     private const string GraphQl = "/admin/api/2025-10/graphql.json";
     private readonly DevBrokerFixture _broker = new();
+    private DevBrokerFixture? _current; // the broker workers and helpers talk to (_broker unless a test restarts it)
     private readonly string _shipments = DevBrokerFixture.UniqueName("shipments");
     private readonly string _stock = DevBrokerFixture.UniqueName("stock-levels");
     private readonly string _outcomes = DevBrokerFixture.UniqueName("push-outcomes");
@@ -48,8 +49,10 @@ public sealed class WorkerTests : IAsyncLifetime
         _shopify = WireMockServer.Start(new WireMockServerSettings { Urls = [$"http://127.0.0.1:{FreePorts.ConsecutiveRange()}"] });
     }
 
+    private DevBrokerFixture Broker => _current ?? _broker;
+
     /// <summary>Starts a worker process (host) in the given consumer group, replacing a stopped one.</summary>
-    private async Task<WebApplication> StartWorkerAsync(string? group = null, bool withShop = true)
+    private async Task<WebApplication> StartWorkerAsync(string? group = null, bool withShop = true, bool ledger = false)
     {
         string[] shop =
         [
@@ -62,10 +65,11 @@ public sealed class WorkerTests : IAsyncLifetime
         _worker = ChannelSyncApp.Build([
             .. withShop ? shop : [],
             "--urls=http://127.0.0.1:0",
-            $"--Kafka:BootstrapServers={_broker.BootstrapServers}",
+            $"--Kafka:BootstrapServers={Broker.BootstrapServers}",
             $"--Kafka:SchemaRegistryUrl={_registry!.Urls.Single()}",
             $"--ChannelSync:ShipmentsTopic={_shipments}",
             $"--ChannelSync:StockLevelsTopic={_stock}",
+            .. ledger ? [$"--Postgres:ConnectionString={_database!.ConnectionString}", "--ChannelSync:LedgerSchema=sync_ledger"] : Array.Empty<string>(),
             $"--ChannelSync:OutcomesTopic={_outcomes}",
             $"--ChannelSync:DeadLettersTopic={_deadLetters}",
             $"--ChannelSync:ConsumerGroup={group ?? _group}",
@@ -184,6 +188,54 @@ public sealed class WorkerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BrokerForgotEverything_ReDerivedShipmentAndStockEvents_AreNotPushedAgain()
+    {
+        // The embedded stack's development broker after a restart: the topics are re-seeded and re-derived (same event
+        // ids, new offsets) and the consumer group's commits are gone. Shopify here never reports the fulfillment, so
+        // only the handled-records ledger in Postgres can stop a second fulfillmentCreate.
+        StubShopifyOrder(() => "");
+        _shopify!.Given(Request.Create().WithPath(GraphQl).UsingPost().WithBody(new WildcardMatcher("*CreateFulfillment*"))).RespondWith(Json(CreatedBody));
+        _shopify.Given(Request.Create().WithPath(GraphQl).UsingPost().WithBody(new WildcardMatcher("*InventoryItemBySku*"))).RespondWith(Json("""
+            {"data":{"productVariants":{"nodes":[{"sku":"MUG-TI-450","inventoryItem":{"id":"gid://shopify/InventoryItem/30322695"}}]}}}
+            """));
+        _shopify.Given(Request.Create().WithPath(GraphQl).UsingPost().WithBody(new WildcardMatcher("*SetAvailable*"))).RespondWith(Json("""
+            {"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":{"id":"gid://shopify/InventoryAdjustmentGroup/11"},"userErrors":[]}}}
+            """));
+        var shipment = Shipments.Confirmed(Channel.Shopify, Shop, "450789480", "1Z999AA10123456790", ("866550311766439020", "TENT-2P-GRN", 1));
+        var stock = StockChanged("MUG-TI-450", 7, DateTime.UtcNow);
+        await StartWorkerAsync(ledger: true);
+        await ProduceAsync(_shipments, shipment);
+        await ProduceAsync(_stock, stock);
+        await WaitForOutcomeAsync(o => o.target_id == "450789480" && o.outcome == PushOutcome.Pushed);
+        await WaitForOutcomeAsync(o => o.push_id.EndsWith(stock.metadata.event_id, StringComparison.Ordinal) && o.outcome == PushOutcome.Pushed);
+        await StopWorkerAsync();
+
+        // A restarted development broker: empty, the same topic names, the re-derived records (same event ids) on them,
+        // and a group that has never committed anything there.
+        using var restarted = new DevBrokerFixture();
+        foreach (var topic in new[] { _shipments, _stock, _outcomes, _deadLetters })
+        {
+            restarted.Cluster.CreateTopic(topic, 12);
+        }
+
+        _current = restarted;
+        await ProduceAsync(_shipments, shipment);
+        await ProduceAsync(_stock, stock);
+        var later = StockChanged("MUG-TI-450", 5, DateTime.UtcNow);
+        await ProduceAsync(_stock, later);
+        await StartWorkerAsync(ledger: true);
+
+        // The later figure is pushed (the worker did read past the re-derived records), the re-derived ones are not.
+        await WaitForOutcomeAsync(o => o.push_id.EndsWith(later.metadata.event_id, StringComparison.Ordinal) && o.outcome == PushOutcome.Pushed);
+        await Task.Delay(1000);
+        await StopWorkerAsync();
+        _shopify.LogEntries.Count(e => (e.RequestMessage.Body ?? "").Contains("CreateFulfillment", StringComparison.Ordinal)).ShouldBe(1);
+        var sets = _shopify.LogEntries.Where(e => (e.RequestMessage.Body ?? "").Contains("SetAvailable", StringComparison.Ordinal)).ToList();
+        sets.Count.ShouldBe(2);
+        sets[^1].RequestMessage.Body!.ShouldContain("\"quantity\":5");
+    }
+
+    [Fact]
     public async Task EmptyChannelConfig_StartsHealthyCountsStockAsSkippedAndCallsNoChannel()
     {
         var worker = await StartWorkerAsync(withShop: false);
@@ -274,14 +326,14 @@ public sealed class WorkerTests : IAsyncLifetime
     private async Task ProduceAsync<T>(string topic, T value)
     {
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry!.Urls.Single() });
-        using var producer = new ProducerBuilder<string, T>(_broker.ProducerConfig()).SetValueSerializer(new AvroSerializer<T>(registry)).Build();
+        using var producer = new ProducerBuilder<string, T>(Broker.ProducerConfig()).SetValueSerializer(new AvroSerializer<T>(registry)).Build();
         await producer.ProduceAsync(topic, new Message<string, T> { Key = "pool-acme", Value = value });
     }
 
     private async Task<ChannelPushOutcome> WaitForOutcomeAsync(Func<ChannelPushOutcome, bool> match)
     {
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry!.Urls.Single() });
-        using var consumer = new ConsumerBuilder<string, ChannelPushOutcome>(_broker.ConsumerConfig("outcomes"))
+        using var consumer = new ConsumerBuilder<string, ChannelPushOutcome>(Broker.ConsumerConfig("outcomes"))
             .SetValueDeserializer(new AvroDeserializer<ChannelPushOutcome>(registry).AsSyncOverAsync()).Build();
         consumer.Assign(Enumerable.Range(0, 12).Select(p => new TopicPartitionOffset(_outcomes, p, Offset.Beginning)));
         var deadline = DateTime.UtcNow.AddSeconds(60);
