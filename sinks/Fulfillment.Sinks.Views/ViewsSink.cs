@@ -40,6 +40,7 @@ public sealed partial class ViewsSink
     private readonly string _bootstrap;
     private readonly EventDecoder _decoder;
     private readonly ViewWriter _writer;
+    private readonly TransientRetry _retry;
     private readonly ILogger _logger;
     private readonly Dictionary<string, TopicKind> _kinds;
     private readonly ViewBatch _batch = new();
@@ -64,6 +65,7 @@ public sealed partial class ViewsSink
         _decoder = decoder;
         _logger = logger;
         _writer = new ViewWriter(dataSource, options.Schema, options.Consumer);
+        _retry = new TransientRetry(dataSource, logger);
         _kinds = options.Topics.All().ToDictionary(t => t.Name, t => t.Kind, StringComparer.Ordinal);
     }
 
@@ -72,6 +74,9 @@ public sealed partial class ViewsSink
 
     /// <summary>Transactions committed by this instance.</summary>
     public long BatchesWritten { get; private set; }
+
+    /// <summary>Postgres or registry operations this instance retried after a transient error (<see cref="TransientRetry"/>).</summary>
+    public long TransientRetries => _retry.Retries;
 
     /// <summary>Runs as a member of the consumer group until <paramref name="ct"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken ct)
@@ -155,12 +160,12 @@ public sealed partial class ViewsSink
         var list = topics.ToList();
         _stateStored.Clear();
         _auditStored.Clear();
-        foreach (var (key, next) in await _writer.ReadOffsetsAsync(list, ct))
+        foreach (var (key, next) in await _retry.RunAsync("read_offsets", () => _writer.ReadOffsetsAsync(list, ct), ct))
         {
             _stateStored[key] = next;
         }
 
-        foreach (var (key, next) in await _writer.ReadOffsetsAsync(list, _writer.AuditConsumer, ct))
+        foreach (var (key, next) in await _retry.RunAsync("read_offsets", () => _writer.ReadOffsetsAsync(list, _writer.AuditConsumer, ct), ct))
         {
             _auditStored[key] = next;
         }
@@ -215,16 +220,17 @@ public sealed partial class ViewsSink
         _auditNextOffsets.Clear();
         foreach (var result in _pending)
         {
-            await AddAsync(result);
+            await AddAsync(result, ct);
         }
 
         using (BatchSeconds.NewTimer())
         {
             // Two transactions on two connections, each with the offsets of its own topics (no row in common): a
             // stock-level change is visible as soon as its small transaction commits, not after the orders' one.
+            // A Postgres restart rolls a transaction back whole; it is redone from the same records until it commits.
             await Task.WhenAll(
-                _stock.RecordCount > 0 ? _writer.WriteAsync(_stock, ct) : Task.CompletedTask,
-                _batch.RecordCount > 0 ? _writer.WriteAsync(_batch, ct) : Task.CompletedTask);
+                _stock.RecordCount > 0 ? _retry.RunAsync("write_stock", () => _writer.WriteAsync(_stock, ct), ct) : Task.CompletedTask,
+                _batch.RecordCount > 0 ? _retry.RunAsync("write_state", () => _writer.WriteAsync(_batch, ct), ct) : Task.CompletedTask);
         }
 
         foreach (var group in _pending.GroupBy(r => r.Topic, StringComparer.Ordinal))
@@ -240,8 +246,10 @@ public sealed partial class ViewsSink
             var events = _batch.Events.Values.Concat(_stock.Events.Values).DistinctBy(e => e.EventId, StringComparer.Ordinal).ToList();
             var next = new Dictionary<(string Topic, int Partition), long>(_auditNextOffsets);
             // Not cancelled by a stop: one bounded write, and letting it finish leaves both tracks at the same position
-            // after a clean shutdown.
-            _audit = Task.Run(() => _writer.WriteAuditAsync(events, next, CancellationToken.None), CancellationToken.None);
+            // after a clean shutdown. Only waiting to retry it stops with the sink (redone from its offsets next start).
+            _audit = Task.Run(
+                () => _retry.RunAsync("write_audit", () => _writer.WriteAuditAsync(events, next, CancellationToken.None), ct),
+                CancellationToken.None);
         }
 
         RecordsWritten += _batch.RecordCount + _stock.RecordCount;
@@ -277,7 +285,7 @@ public sealed partial class ViewsSink
         }
     }
 
-    private async Task AddAsync(ConsumeResult<byte[], byte[]> result)
+    private async Task AddAsync(ConsumeResult<byte[], byte[]> result, CancellationToken ct)
     {
         var topic = result.Topic;
         var partition = result.Partition.Value;
@@ -295,7 +303,7 @@ public sealed partial class ViewsSink
         {
             if (audit)
             {
-                await AddAuditOnlyAsync(result);
+                await AddAuditOnlyAsync(result, ct);
             }
 
             return;
@@ -313,7 +321,9 @@ public sealed partial class ViewsSink
                 throw new InvalidDataException("The record has no value.");
             }
 
-            value = await _decoder.DecodeAsync(kind, topic, bytes);
+            // A registry that cannot answer now (its Postgres restarting) is waited for; only a value that cannot be
+            // decoded is rejected, or the live views would lack records a replay has.
+            value = await _retry.RunAsync("decode", () => _decoder.DecodeAsync(kind, topic, bytes), ct);
             // Projector handlers throw (unknown body type) before adding any row, so a rejected record leaves none.
             batch.IndexEvents = audit;
             try
@@ -343,15 +353,15 @@ public sealed partial class ViewsSink
 
     /// <summary>A record the state track already holds: only its audit index row (if it decodes; the state track kept
     /// the reject).</summary>
-    private async Task AddAuditOnlyAsync(ConsumeResult<byte[], byte[]> result)
+    private async Task AddAuditOnlyAsync(ConsumeResult<byte[], byte[]> result, CancellationToken ct)
     {
         try
         {
             if (result.Message.Value is { Length: > 0 } bytes)
             {
                 _auditOnly.Clear();
-                Projector.Apply(_auditOnly, result.Topic, result.Partition.Value, result.Offset.Value,
-                    await _decoder.DecodeAsync(_kinds[result.Topic], result.Topic, bytes));
+                var value = await _retry.RunAsync("decode", () => _decoder.DecodeAsync(_kinds[result.Topic], result.Topic, bytes), ct);
+                Projector.Apply(_auditOnly, result.Topic, result.Partition.Value, result.Offset.Value, value);
                 foreach (var (id, row) in _auditOnly.Events)
                 {
                     ViewBatch.KeepFirst(_batch.Events, id, row);

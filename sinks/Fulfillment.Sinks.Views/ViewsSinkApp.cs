@@ -44,7 +44,9 @@ internal sealed partial class ViewsSinkService(
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         // Before the loop starts and before /health answers: a sink never writes into a schema it has not migrated.
-        await SchemaMigrator.MigrateAllAsync(dataSource, options.Value.Schema, cancellationToken);
+        // A Postgres still starting (57P03) or restarting is waited for rather than failing the start.
+        await new TransientRetry(dataSource, logger).RunAsync(
+            "migrate", () => SchemaMigrator.MigrateAllAsync(dataSource, options.Value.Schema, cancellationToken), cancellationToken);
         await base.StartAsync(cancellationToken);
     }
 

@@ -15,7 +15,9 @@ namespace Fulfillment.Sinks.Views.Tests;
 [Collection(SinkCollection.Name)]
 public sealed class CrashAndReplayTests(SinkEnvironment env, ITestOutputHelper output)
 {
-    private static async Task<int> ProduceOrdersAsync(SinkEnvironment.EventProducer p, ViewTopics topics, int orders, int pools = 40)
+    /// <param name="processorFlows">Also the inventory processor's multi-decision flows (allocation id = order id): every
+    /// fourth order backordered and filled at the 3PL later, every fourth re-allocated by an order update.</param>
+    private static async Task<int> ProduceOrdersAsync(SinkEnvironment.EventProducer p, ViewTopics topics, int orders, int pools = 40, bool processorFlows = false)
     {
         var sent = 0;
         for (var i = 0; i < orders; i++)
@@ -25,12 +27,33 @@ public sealed class CrashAndReplayTests(SinkEnvironment env, ITestOutputHelper o
             var at = Ev.T0.AddMilliseconds(i);
             var sku = $"SKU-{i % 97}";
             var location = i % 3 == 0 ? "WH2" : "WH1";
-            await p.SendAsync(topics.Orders, pool, Ev.Placed(pool, Ev.Order(id, ("l1", sku, 1 + (i % 3))), at));
-            await p.SendAsync(topics.Allocations, pool, Ev.Allocated(pool, id, at.AddSeconds(1), ("l1", sku, location, 1 + (i % 3))));
-            sent += 2;
+            var quantity = 1 + (i % 3);
+            if (processorFlows && i % 4 == 1)
+            {
+                await p.SendAsync(topics.Orders, pool, Ev.Placed(pool, Ev.Order(id, ("l1", sku, 3)), at));
+                await p.SendAsync(topics.Allocations, pool, Ev.Decided(pool, id, $"in-{i}/0", at.AddSeconds(1), ("l1", sku, "WH1", 1)));
+                await p.SendAsync(topics.Allocations, pool, Ev.Backordered(pool, id, at.AddSeconds(1), "l1", sku, 2));
+                await p.SendAsync(topics.Allocations, pool, Ev.Decided(pool, id, $"rcv-{i}/0", at.AddSeconds(3), ("l1", sku, "WH1", 1), ("l1", sku, "3pl-shipbob", 2)));
+                sent += 4;
+            }
+            else if (processorFlows && i % 4 == 3)
+            {
+                await p.SendAsync(topics.Orders, pool, Ev.Placed(pool, Ev.Order(id, ("l1", sku, quantity)), at));
+                await p.SendAsync(topics.Allocations, pool, Ev.Decided(pool, id, $"in-{i}/0", at.AddSeconds(1), ("l1", sku, "WH1", quantity)));
+                await p.SendAsync(topics.Allocations, pool, Ev.Released(pool, id, $"upd-{i}/0", at.AddSeconds(2), Schemas.Allocations.ReleaseReason.OrderChanged, ("l1", sku, "WH1", quantity)));
+                await p.SendAsync(topics.Allocations, pool, Ev.Decided(pool, id, $"upd-{i}/1", at.AddSeconds(2), ("l1", sku, "WH2", quantity)));
+                sent += 4;
+            }
+            else
+            {
+                await p.SendAsync(topics.Orders, pool, Ev.Placed(pool, Ev.Order(id, ("l1", sku, quantity)), at));
+                await p.SendAsync(topics.Allocations, pool, Ev.Allocated(pool, id, at.AddSeconds(1), ("l1", sku, location, quantity)));
+                sent += 2;
+            }
+
             if (i % 2 == 0)
             {
-                await p.SendAsync(topics.Shipments, pool, Ev.Shipped(pool, id, $"s-{i}", location, at.AddSeconds(2), ("l1", sku, 1 + (i % 3))));
+                await p.SendAsync(topics.Shipments, pool, Ev.Shipped(pool, id, $"s-{i}", location, at.AddSeconds(2), ("l1", sku, quantity)));
                 sent++;
             }
 
@@ -80,7 +103,7 @@ public sealed class CrashAndReplayTests(SinkEnvironment env, ITestOutputHelper o
         int total;
         using (var p = env.Producer())
         {
-            total = await ProduceOrdersAsync(p, topics, 8000);
+            total = await ProduceOrdersAsync(p, topics, 8000, processorFlows: true);
         }
 
         var crashed = SinkEnvironment.Options(topics, maxBatch: 300);
@@ -122,6 +145,9 @@ public sealed class CrashAndReplayTests(SinkEnvironment env, ITestOutputHelper o
         (await ViewDiff.CompareAsync(db, crashed.Schema, clean.Schema)).ShouldBeEmpty();
         (await db.QuerySingleAsync<long>($"SELECT count(*) FROM {crashed.Schema}.orders")).ShouldBe(8000);
         (await db.QuerySingleAsync<long>($"SELECT count(*) FROM {crashed.Schema}.events")).ShouldBe(total);
+        // The backordered orders filled at the 3PL are allocated, with the fill's lines (what the drills found missing).
+        (await db.QuerySingleAsync<long>($"SELECT count(*) FROM {crashed.Schema}.orders WHERE status = 'backordered'")).ShouldBe(0);
+        (await db.QuerySingleAsync<long>($"SELECT count(DISTINCT order_id) FROM {crashed.Schema}.allocation_lines WHERE location_id = '3pl-shipbob'")).ShouldBe(2000);
     }
 
     [Fact]

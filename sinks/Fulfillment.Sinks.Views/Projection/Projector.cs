@@ -31,7 +31,7 @@ public static class Projector
                 ApplyOrder(batch, topic, e);
                 break;
             case AllocationEvent e:
-                ApplyAllocation(batch, topic, e);
+                ApplyAllocation(batch, topic, partition, offset, e);
                 break;
             case StockLevelEvent e:
                 ApplyStockLevel(batch, topic, partition, offset, e);
@@ -136,10 +136,11 @@ public static class Projector
         batch.TouchedOrders.Add(o.order_id);
     }
 
-    private static void ApplyAllocation(ViewBatch batch, string topic, AllocationEvent e)
+    private static void ApplyAllocation(ViewBatch batch, string topic, int partition, long offset, AllocationEvent e)
     {
         var m = e.metadata;
         var at = Utc(m.occurred_at);
+        var recorded = Utc(m.recorded_at);
         switch (e.body)
         {
             case AllocationDecided d:
@@ -150,9 +151,11 @@ public static class Projector
                     lines = d.lines.Select(l => new { l.line_id, l.sku, l.location_id, l.quantity }),
                     d.rule_trail,
                 });
-                ViewBatch.KeepFirst(batch.AllocationDecisions, d.allocation_id, new AllocationDecisionRow(
+                // The order's complete allocation: the newest decision replaces earlier ones (see 005_allocation_snapshots.sql).
+                ViewBatch.KeepLatest(batch.AllocationDecisions, d.allocation_id, new AllocationDecisionRow(
                     d.allocation_id, d.order_id, m.pool_id, [.. d.rule_trail], at, m.event_id,
-                    [.. d.lines.Select(l => new AllocationLineRow(l.line_id, l.sku, l.location_id, l.quantity))]));
+                    [.. d.lines.Select(l => new AllocationLineRow(l.line_id, l.sku, l.location_id, l.quantity))], recorded, partition, offset),
+                    AllocationDecisionRow.Newer);
                 batch.TouchedOrders.Add(d.order_id);
                 break;
             case OrderBackordered b:
@@ -191,7 +194,7 @@ public static class Projector
                 foreach (var l in r.lines)
                 {
                     ViewBatch.KeepFirst(batch.Releases, (m.event_id, l.line_id, l.location_id), new ReleaseRow(
-                        m.event_id, l.line_id, l.location_id, r.allocation_id, r.order_id, l.sku, l.quantity, r.reason.ToString(), at));
+                        m.event_id, l.line_id, l.location_id, r.allocation_id, r.order_id, l.sku, l.quantity, r.reason.ToString(), at, recorded, partition, offset));
                 }
 
                 batch.TouchedOrders.Add(r.order_id);

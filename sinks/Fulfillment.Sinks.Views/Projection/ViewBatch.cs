@@ -145,13 +145,19 @@ public sealed record CancelRow(
 
 public sealed record AllocationLineRow(string LineId, string Sku, string LocationId, int Quantity);
 
+/// <summary>An allocation's complete state after one decision; the newest (<see cref="Newer"/>) replaces the others.</summary>
 public sealed record AllocationDecisionRow(
     string AllocationId, string OrderId, string PoolId, IReadOnlyList<string> RuleTrail, DateTime DecidedAt, string EventId,
-    IReadOnlyList<AllocationLineRow> Lines);
+    IReadOnlyList<AllocationLineRow> Lines, DateTime RecordedAt, int SrcPartition, long SrcOffset)
+{
+    /// <summary>The processor's order: its stream time, then the position of its output on the pool's partition.</summary>
+    public static bool Newer(AllocationDecisionRow n, AllocationDecisionRow o) =>
+        n.RecordedAt > o.RecordedAt || (n.RecordedAt == o.RecordedAt && n.SrcOffset > o.SrcOffset);
+}
 
 public sealed record ReleaseRow(
     string EventId, string LineId, string LocationId, string AllocationId, string OrderId, string Sku, int Quantity,
-    string Reason, DateTime ReleasedAt);
+    string Reason, DateTime ReleasedAt, DateTime RecordedAt, int SrcPartition, long SrcOffset);
 
 public sealed record BackorderRow(
     string OrderId, string LineId, string PoolId, string Sku, int Quantity, string? Reason, IReadOnlyList<string> RuleTrail,

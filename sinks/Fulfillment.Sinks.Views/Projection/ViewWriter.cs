@@ -211,26 +211,52 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
 
     private static async Task WriteAllocationsAsync(NpgsqlConnection c, NpgsqlTransaction tx, ViewBatch b, CancellationToken ct)
     {
-        await Insert(c, tx, "allocation_decisions", b.AllocationDecisions.Values, [
-            new("allocation_id", ColType.Text, r => r.AllocationId),
-            new("order_id", ColType.Text, r => r.OrderId),
-            new("pool_id", ColType.Text, r => r.PoolId),
-            new("rule_trail", ColType.TextArray, r => JsonSerializer.Serialize(r.RuleTrail, Json)),
-            new("decided_at", ColType.Time, r => r.DecidedAt),
-            new("event_id", ColType.Text, r => r.EventId),
-        ], "ON CONFLICT (allocation_id) DO NOTHING", ct);
+        if (b.AllocationDecisions.Count > 0)
+        {
+            // Each decision is its allocation's complete state: the newest in the processor's order wins and replaces
+            // the lines of the one before (a backorder fill lists the earlier lines again plus the filled ones).
+            var winners = await ExecReturningIds(Bulk.Insert(c, tx, "allocation_decisions", b.AllocationDecisions.Values.ToList(), [
+                new("allocation_id", ColType.Text, r => r.AllocationId),
+                new("order_id", ColType.Text, r => r.OrderId),
+                new("pool_id", ColType.Text, r => r.PoolId),
+                new("rule_trail", ColType.TextArray, r => JsonSerializer.Serialize(r.RuleTrail, Json)),
+                new("decided_at", ColType.Time, r => r.DecidedAt),
+                new("event_id", ColType.Text, r => r.EventId),
+                new("recorded_at", ColType.Time, r => r.RecordedAt),
+                new("src_partition", ColType.Int, r => r.SrcPartition),
+                new("src_offset", ColType.Long, r => r.SrcOffset),
+            ], """
+               ON CONFLICT (allocation_id) DO UPDATE SET
+                 order_id = excluded.order_id, pool_id = excluded.pool_id, rule_trail = excluded.rule_trail,
+                 decided_at = excluded.decided_at, event_id = excluded.event_id, recorded_at = excluded.recorded_at,
+                 src_partition = excluded.src_partition, src_offset = excluded.src_offset
+               WHERE (allocation_decisions.recorded_at, allocation_decisions.src_offset) < (excluded.recorded_at, excluded.src_offset)
+               RETURNING allocation_id
+               """), ct);
 
-        var lines = b.AllocationDecisions.Values.SelectMany(d => d.Lines.Select(l => (D: d, L: l))).ToList();
-        await Insert(c, tx, "allocation_lines", lines, [
-            new("allocation_id", ColType.Text, r => r.D.AllocationId),
-            new("line_id", ColType.Text, r => r.L.LineId),
-            new("location_id", ColType.Text, r => r.L.LocationId),
-            new("order_id", ColType.Text, r => r.D.OrderId),
-            new("pool_id", ColType.Text, r => r.D.PoolId),
-            new("sku", ColType.Text, r => r.L.Sku),
-            new("quantity", ColType.Int, r => r.L.Quantity),
-            new("decided_at", ColType.Time, r => r.D.DecidedAt),
-        ], "ON CONFLICT (allocation_id, line_id, location_id) DO NOTHING", ct);
+            if (winners.Count > 0)
+            {
+                await using (var delete = new NpgsqlCommand("DELETE FROM allocation_lines WHERE allocation_id = ANY(@ids)", c, tx))
+                {
+                    delete.Parameters.AddWithValue("ids", winners.ToArray());
+                    await delete.ExecuteNonQueryAsync(ct);
+                }
+
+                var lines = winners.SelectMany(id => b.AllocationDecisions[id].Lines
+                    .GroupBy(l => (l.LineId, l.LocationId))
+                    .Select(g => (D: b.AllocationDecisions[id], L: g.First() with { Quantity = g.Sum(x => x.Quantity) }))).ToList();
+                await Insert(c, tx, "allocation_lines", lines, [
+                    new("allocation_id", ColType.Text, r => r.D.AllocationId),
+                    new("line_id", ColType.Text, r => r.L.LineId),
+                    new("location_id", ColType.Text, r => r.L.LocationId),
+                    new("order_id", ColType.Text, r => r.D.OrderId),
+                    new("pool_id", ColType.Text, r => r.D.PoolId),
+                    new("sku", ColType.Text, r => r.L.Sku),
+                    new("quantity", ColType.Int, r => r.L.Quantity),
+                    new("decided_at", ColType.Time, r => r.D.DecidedAt),
+                ], "ON CONFLICT (allocation_id, line_id, location_id) DO NOTHING", ct);
+            }
+        }
 
         await Insert(c, tx, "allocation_releases", b.Releases.Values, [
             new("event_id", ColType.Text, r => r.EventId),
@@ -242,6 +268,9 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
             new("quantity", ColType.Int, r => r.Quantity),
             new("reason", ColType.Text, r => r.Reason),
             new("released_at", ColType.Time, r => r.ReleasedAt),
+            new("recorded_at", ColType.Time, r => r.RecordedAt),
+            new("src_partition", ColType.Int, r => r.SrcPartition),
+            new("src_offset", ColType.Long, r => r.SrcOffset),
         ], "ON CONFLICT (event_id, line_id, location_id) DO NOTHING", ct);
 
         await Insert(c, tx, "backorders", b.Backorders.Values, [
@@ -606,7 +635,7 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
         WITH ids AS (SELECT DISTINCT unnest(@ids::text[]) AS order_id),
         ordered AS (SELECT l.order_id, sum(l.quantity) AS q FROM order_lines l JOIN ids USING (order_id) GROUP BY 1),
         allocated AS (SELECT a.order_id, sum(a.quantity) AS q FROM allocation_lines a JOIN ids USING (order_id) GROUP BY 1),
-        released AS (SELECT r.order_id, sum(r.quantity) AS q FROM allocation_releases r JOIN ids USING (order_id) GROUP BY 1),
+        released AS (SELECT r.order_id, sum(r.quantity) AS q FROM allocation_releases_open r JOIN ids USING (order_id) GROUP BY 1),
         shipped AS (SELECT s.order_id, sum(s.quantity) AS q FROM shipment_lines s JOIN ids USING (order_id) GROUP BY 1),
         backordered AS (SELECT DISTINCT b.order_id FROM backorders b JOIN ids USING (order_id)),
         pushes AS (SELECT p.correlation_id AS order_id,

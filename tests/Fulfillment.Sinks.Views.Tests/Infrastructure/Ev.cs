@@ -75,6 +75,34 @@ public static class Ev
         },
     };
 
+    /// <summary>An allocation the way the inventory processor writes it: allocation id = order id, the order's complete
+    /// allocation after the decision (a backorder fill repeats the earlier lines), event id = the input's id + "/" +
+    /// output index, recorded_at = its stream time.</summary>
+    public static AllocationEvent Decided(string pool, string orderId, string eventId, DateTime at, params (string Line, string Sku, string Location, int Qty)[] lines) => new()
+    {
+        metadata = Meta(eventId, pool, orderId, at, eventId.Split('/')[0], "inventory-processor"),
+        body = new AllocationDecided
+        {
+            allocation_id = orderId,
+            order_id = orderId,
+            lines = [.. lines.Select(l => new AllocationLine { line_id = l.Line, sku = l.Sku, location_id = l.Location, quantity = l.Qty })],
+            rule_trail = [$"{lines.Length} line(s) allocated"],
+        },
+    };
+
+    /// <summary>A release the way the inventory processor writes it (allocation id = order id).</summary>
+    public static AllocationEvent Released(string pool, string orderId, string eventId, DateTime at, ReleaseReason reason, params (string Line, string Sku, string Location, int Qty)[] lines) => new()
+    {
+        metadata = Meta(eventId, pool, orderId, at, eventId.Split('/')[0], "inventory-processor"),
+        body = new AllocationReleased
+        {
+            allocation_id = orderId,
+            order_id = orderId,
+            reason = reason,
+            lines = [.. lines.Select(l => new AllocationLine { line_id = l.Line, sku = l.Sku, location_id = l.Location, quantity = l.Qty })],
+        },
+    };
+
     public static ShipmentEvent Shipped(string pool, string orderId, string shipmentId, string location, DateTime at, params (string Line, string Sku, int Qty)[] lines) => new()
     {
         metadata = Meta($"ship-{shipmentId}", pool, orderId, at, source: "operator"),
