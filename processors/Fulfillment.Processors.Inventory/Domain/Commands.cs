@@ -53,17 +53,26 @@ public sealed record UpsertLocation(
 public sealed record DeactivateLocation(string LocationId) : InventoryCommand;
 
 /// <summary>
-/// Which locations may serve a channel. Null removes the mapping: like a channel never mapped, it may use every
-/// location. An empty list means none.
+/// Which locations may serve a channel, or one shop of it (<paramref name="ShopId"/>; its mapping overrides the
+/// channel's). Null removes the mapping: a channel may use every location again, like a channel never mapped; a shop
+/// inherits its channel's mapping again. An empty list means none.
 /// </summary>
-public sealed record SetChannelLocations(string Channel, IReadOnlyList<string>? LocationIds) : InventoryCommand;
+public sealed record SetChannelLocations(string Channel, IReadOnlyList<string>? LocationIds, string? ShopId = null) : InventoryCommand;
 
-/// <summary>The ordered rule chain, split policy and location ranking of one channel.</summary>
+/// <summary>
+/// The routing of one channel, or of one shop of it (<paramref name="ShopId"/>; replaces the channel's routing for
+/// that shop): the ordered rule chain, split policy, location ranking, locations the rules exclude (never allocated
+/// to, not counted in the channel's available-to-sell) and whether only a location that can ship the whole order
+/// may take it (no split, no partial allocation: otherwise the order is backordered whole).
+/// </summary>
 public sealed record SetRoutingRules(
     string Channel,
     IReadOnlyList<RoutingRule> Chain,
     bool AllowSplit,
-    IReadOnlyList<string> LocationRanking) : InventoryCommand;
+    IReadOnlyList<string> LocationRanking,
+    IReadOnlyList<string>? ExcludedLocations = null,
+    bool RequireFullAvailability = false,
+    string? ShopId = null) : InventoryCommand;
 
 /// <summary>Creates or replaces a bundle. Open orders keep the components their lines were placed with.</summary>
 public sealed record DefineBundle(string BundleSku, IReadOnlyList<SkuQuantity> Components) : InventoryCommand;
@@ -104,7 +113,8 @@ public sealed record PlaceOrder(
     int Priority,
     DateTimeOffset PlacedAt,
     ShipTo ShipTo,
-    IReadOnlyList<OrderLineRequest> Lines) : InventoryCommand;
+    IReadOnlyList<OrderLineRequest> Lines,
+    string? ShopId = null) : InventoryCommand;
 
 /// <summary>The order's lines as they are now (full replacement); quantity 0 removes a line.</summary>
 public sealed record UpdateOrder(string OrderId, ShipTo ShipTo, IReadOnlyList<OrderLineRequest> Lines) : InventoryCommand;

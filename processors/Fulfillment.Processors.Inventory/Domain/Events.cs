@@ -14,7 +14,8 @@ public sealed record StockMoved(
     string? ReasonCode,
     DateTimeOffset At) : InventoryEvent;
 
-public sealed record ChannelAvailability(string Channel, int Available);
+/// <summary>Available-to-sell on a channel: every shop of it (<paramref name="ShopId"/> null) or one shop with its own settings.</summary>
+public sealed record ChannelAvailability(string Channel, int Available, string? ShopId = null);
 
 /// <summary>
 /// The level of one SKU at one location after a command. Available is what may be sold (never below zero);

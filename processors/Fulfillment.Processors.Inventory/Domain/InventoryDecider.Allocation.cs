@@ -27,6 +27,7 @@ public sealed partial class InventoryDecider
         AfnOwnSite,
         FbaForMerchant,
         NotMapped,
+        ExcludedByRule,
         Inactive,
         NotServed,
         Overweight,
@@ -68,7 +69,7 @@ public sealed partial class InventoryDecider
         return (int)Math.Min(grams, int.MaxValue);
     }
 
-    private Excluded Exclusion(Order order, LocationState loc, int weight)
+    private static Excluded Exclusion(Order order, ChannelConfig channel, LocationState loc, int weight)
     {
         if (order.Mode == FulfillmentMode.Amazon)
         {
@@ -82,9 +83,14 @@ public sealed partial class InventoryDecider
             return Excluded.FbaForMerchant;
         }
 
-        if (!order.Channel.IsMapped(loc.Index))
+        if (!channel.IsMapped(loc.Index))
         {
             return Excluded.NotMapped;
+        }
+
+        if (channel.Routing.IsExcluded(loc.Index))
+        {
+            return Excluded.ExcludedByRule;
         }
 
         if (!loc.Active)
@@ -251,9 +257,12 @@ public sealed partial class InventoryDecider
             return false;
         }
 
-        var channel = order.Channel;
-        var chain = channel.Chain;
-        var allowSplit = channel.AllowSplit ?? _s.AllowSplit;
+        var channel = PoolState.ConfigFor(order);
+        var routing = channel.Routing;
+        var chain = routing.Chain;
+        // Require full availability: one location ships everything the order still needs, or nothing is allocated.
+        var requireFull = routing.RequireFull;
+        var allowSplit = !requireFull && (routing.AllowSplit ?? _s.AllowSplit);
         var weight = OrderWeight(order);
         PrepareComponents(order);
         var locations = _s.Locations;
@@ -268,7 +277,7 @@ public sealed partial class InventoryDecider
         for (var l = 0; l < locations.Count; l++)
         {
             var loc = locations[l];
-            var why = Exclusion(order, loc, weight);
+            var why = Exclusion(order, channel, loc, weight);
             if (why != Excluded.No)
             {
                 _excluded.Add((l, why));
@@ -283,7 +292,7 @@ public sealed partial class InventoryDecider
             c.Rank = channel.RankOf(loc);
             Proximity(order.ShipTo, loc, out c.Tier, out c.Distance);
             c.Taken = false;
-            anyCoverage |= c.Covered > 0;
+            anyCoverage |= requireFull ? c.Full : c.Covered > 0;
         }
 
         // Backorder fill attempts that cannot change anything leave no trace.
@@ -305,7 +314,7 @@ public sealed partial class InventoryDecider
             _cands[j + 1] = c;
         }
 
-        trail.Add($"{trigger}: {totalNeed} unit(s) to allocate, channel {channel.Name}, {(order.Mode == FulfillmentMode.Amazon ? "AFN" : "MFN")}, ship to {order.ShipTo.Country}{(order.ShipTo.Region is null ? "" : "/" + order.ShipTo.Region)}");
+        trail.Add($"{trigger}: {totalNeed} unit(s) to allocate, channel {channel.Name}{(order.ShopId is null ? "" : $" shop {order.ShopId}{(channel.Shop is null ? " (channel-wide settings)" : "")}")}, {(order.Mode == FulfillmentMode.Amazon ? "AFN" : "MFN")}, ship to {order.ShipTo.Country}{(order.ShipTo.Region is null ? "" : "/" + order.ShipTo.Region)}");
         DescribeEligibility(trail, n);
         if (n == 0)
         {
@@ -325,7 +334,11 @@ public sealed partial class InventoryDecider
 
         var changed = false;
         var first = -1;
-        if (!allowSplit && FirstUsed(order) is var pinned && pinned >= 0)
+        if (requireFull)
+        {
+            first = RequireFull(order, n, chain, totalNeed, trail, out changed);
+        }
+        else if (!allowSplit && FirstUsed(order) is var pinned && pinned >= 0)
         {
             var at = -1;
             for (var i = 0; i < n; i++)
@@ -418,7 +431,9 @@ public sealed partial class InventoryDecider
         }
         else if (left > 0)
         {
-            _backorderReason = shipComplete
+            _backorderReason = requireFull
+                ? "require full availability: no single eligible location can ship the whole order"
+                : shipComplete
                 ? "ship complete: the order waits until all of it can be allocated"
                 : order.Mode == FulfillmentMode.Amazon
                 ? "FBA stock short; AFN orders are never allocated to own sites"
@@ -477,6 +492,30 @@ public sealed partial class InventoryDecider
 
         _touched.RemoveRange(_savedTouched, _touched.Count - _savedTouched);
         _saved.Clear();
+    }
+
+    /// <summary>
+    /// Require full availability: the best location (by the chain) that can ship everything the order still needs
+    /// takes it; with none, nothing is allocated and the order waits whole (under oversell it goes whole to the best
+    /// candidate). Returns the candidate the order went to, or -1.
+    /// </summary>
+    private int RequireFull(Order order, int n, RoutingRule[] chain, int totalNeed, List<string> trail, out bool changed)
+    {
+        for (var i = 0; i < n; i++)
+        {
+            if (_cands[i].Full)
+            {
+                Coverage(order, _cands[i].Location, apply: true, out _);
+                changed = true;
+                trail.Add("require full availability: only a location that can ship the whole order is eligible");
+                trail.Add(Decision(i, n, chain, totalNeed));
+                return i;
+            }
+        }
+
+        changed = false;
+        trail.Add("require full availability: no eligible location can ship the whole order; nothing allocated, no split");
+        return _s.AllowOversell ? 0 : -1;
     }
 
     private int FirstUsed(Order order)
@@ -583,6 +622,7 @@ public sealed partial class InventoryDecider
         Excluded.AfnOwnSite => "own site; AFN orders ship from FBA only",
         Excluded.FbaForMerchant => "FBA stock serves AFN orders only",
         Excluded.NotMapped => "not mapped to the channel",
+        Excluded.ExcludedByRule => "excluded by routing rule",
         Excluded.Inactive => "inactive",
         Excluded.NotServed => "does not serve the destination",
         Excluded.Overweight => "order over the weight limit",
@@ -629,7 +669,7 @@ public sealed partial class InventoryDecider
                         sb.Append(c.Full ? "all" : c.Covered.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(c.Used ? " (holds order)" : "");
                         break;
                     case RoutingRule.ChannelRanking:
-                        if (channel.Ranking is null)
+                        if (channel.Routing.Ranking is null)
                         {
                             sb.Append("priority ").Append(c.Rank);
                         }

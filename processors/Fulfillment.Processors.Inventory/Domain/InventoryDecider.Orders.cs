@@ -76,7 +76,8 @@ public sealed partial class InventoryDecider
             return;
         }
 
-        var order = new Order(id, _s.Channel(c.Channel), c.Mode, c.Priority, c.PlacedAt) { ShipTo = Normalize(c.ShipTo) };
+        var shop = string.IsNullOrEmpty(c.ShopId) ? null : c.ShopId;
+        var order = new Order(id, _s.Channel(c.Channel), c.Mode, c.Priority, c.PlacedAt, shop) { ShipTo = Normalize(c.ShipTo) };
         var lines = new OrderLine[c.Lines.Count];
         for (var i = 0; i < lines.Length; i++)
         {
@@ -349,7 +350,16 @@ public sealed partial class InventoryDecider
     private void DecideOrder(Order order, string trigger, bool announceBackorder, bool alwaysEmit)
     {
         var trail = new List<string>(8);
-        var changed = AllocateRemaining(order, trail, trigger, quiet: !alwaysEmit);
+        bool changed;
+        if (PoolState.ConfigFor(order).Routing.RequireFull && HoldsAny(order) && order.TotalNeed() > 0)
+        {
+            changed = RedecideWhole(order, trail, trigger, quiet: !alwaysEmit);
+        }
+        else
+        {
+            changed = AllocateRemaining(order, trail, trigger, quiet: !alwaysEmit);
+        }
+
         if (_s.Backorders == BackorderPolicy.ShipComplete && !_s.AllowOversell && order.TotalNeed() > 0 && HoldsAny(order))
         {
             // Ship complete: a short order holds nothing (it got short by stock loss, or was allocated before the
@@ -377,6 +387,55 @@ public sealed partial class InventoryDecider
         {
             _out.Add(new OrderBackordered(order.Id, backordered, _backorderReason ?? "insufficient stock"));
         }
+    }
+
+    /// <summary>
+    /// Require full availability, and the order holds only part of what it needs (it lost stock, or was allocated
+    /// before the rule applied): its allocations are re-decided whole, preferring where it is held, so it ends up
+    /// at one location that ships everything or holding nothing. Only the net release is reported.
+    /// </summary>
+    private bool RedecideWhole(Order order, List<string> trail, string trigger, bool quiet)
+    {
+        var before = new List<(OrderLine Line, int Location, int Quantity)>();
+        _held.Clear();
+        foreach (var line in order.Lines)
+        {
+            foreach (var entry in line.Allocations)
+            {
+                before.Add((line, entry.Location, entry.Quantity));
+                if (!_held.Contains(entry.Location))
+                {
+                    _held.Add(entry.Location);
+                }
+            }
+
+            for (var i = line.Allocations.Count - 1; i >= 0; i--)
+            {
+                ReleaseAt(line, i, line.Allocations[i].Quantity, null);
+            }
+        }
+
+        trail.Add("require full availability: the order holds only part of what it needs, so all of it is re-decided");
+        var changed = AllocateRemaining(order, trail, trigger, quiet);
+        _held.Clear();
+        var released = new List<LineAllocation>();
+        foreach (var (line, location, quantity) in before)
+        {
+            var kept = line.AllocatedAt(location);
+            if (quantity > kept)
+            {
+                released.Add(new LineAllocation(line.LineId, line.Sku, _s.Locations[location].Id, quantity - kept));
+            }
+        }
+
+        if (released.Count > 0)
+        {
+            _out.Add(new AllocationReleased(order.Id, released, "require full availability: the order cannot be shipped whole from where it was held", ReleaseCause.StockLost));
+            _releasedWhole = true;
+            changed = true;
+        }
+
+        return changed;
     }
 
     private static bool HoldsAny(Order order)

@@ -200,6 +200,15 @@ public sealed partial class InventoryDecider
         if (sellabilityChanged)
         {
             TouchLocation(index);
+            // Its cells carry the figures of the channels it serves, even when it just became FBA (FBA cells
+            // otherwise report none), so the change of those channels' availability is announced.
+            foreach (var channel in _s.ConfiguredChannels)
+            {
+                if (channel.Serves(index))
+                {
+                    channel.ChangedAt = _s.CommandSeq;
+                }
+            }
         }
 
         _retryAll = true;
@@ -232,6 +241,65 @@ public sealed partial class InventoryDecider
         }
     }
 
+    /// <summary>The configuration a command addresses: a shop's when it names one, else the channel's.</summary>
+    private ChannelConfig Target(string channel, string? shopId) =>
+        string.IsNullOrEmpty(shopId) ? _s.Channel(channel) : _s.Shop(channel, shopId);
+
+    /// <summary>
+    /// Applies a configuration change to a channel or shop. Where the locations a configuration of that channel
+    /// (the channel-wide one or any shop's) serves changed, every cell there is reported, with that channel's
+    /// availability even for a location it no longer serves (so the drop is announced); a configuration used for
+    /// the first time reports every cell. Every backorder is retried.
+    /// </summary>
+    private void ChangeConfig(ChannelConfig target, Action<ChannelConfig> change)
+    {
+        var group = target.Parent ?? target;
+        var configs = new List<ChannelConfig> { group };
+        if (group.Shops is not null)
+        {
+            configs.AddRange(group.Shops.Values);
+        }
+
+        var locations = _s.Locations.Count;
+        var before = new bool[configs.Count * locations];
+        for (var i = 0; i < configs.Count; i++)
+        {
+            for (var l = 0; l < locations; l++)
+            {
+                before[(i * locations) + l] = configs[i].Serves(l);
+            }
+        }
+
+        var firstUse = !target.Configured || !group.Configured;
+        change(target);
+        _s.MarkConfigured(target);
+        var touched = false;
+        for (var l = 0; l < locations; l++)
+        {
+            var differs = firstUse;
+            for (var i = 0; i < configs.Count && !differs; i++)
+            {
+                differs = before[(i * locations) + l] != configs[i].Serves(l);
+            }
+
+            if (differs)
+            {
+                TouchLocation(l);
+                touched = true;
+            }
+        }
+
+        if (touched)
+        {
+            foreach (var config in configs)
+            {
+                config.ChangedAt = _s.CommandSeq;
+            }
+        }
+
+        _retryAll = true;
+    }
+
     private void OnSetChannelLocations(SetChannelLocations c)
     {
         const string cmd = nameof(SetChannelLocations);
@@ -241,28 +309,22 @@ public sealed partial class InventoryDecider
             return;
         }
 
+        var shop = string.IsNullOrEmpty(c.ShopId) ? null : c.ShopId;
         if (c.LocationIds is null)
         {
-            // Unmapped: every location may serve the channel again.
-            var unmapped = _s.Channel(c.Channel);
-            for (var l = 0; l < _s.Locations.Count; l++)
+            // A channel may use every location again; a shop falls back to its channel's mapping.
+            ChangeConfig(Target(c.Channel, shop), static config =>
             {
-                if (!unmapped.Configured || !unmapped.IsMapped(l))
-                {
-                    TouchLocation(l);
-                }
-            }
-
-            unmapped.Mapped = null;
-            _s.MarkConfigured(unmapped);
-            _retryAll = true;
+                config.OwnMapping = false;
+                config.Mapped = null;
+            });
             return;
         }
 
         var mapped = new bool[_s.Locations.Count];
         foreach (var id in c.LocationIds)
         {
-            if (!TryLocation(cmd, id, c.Channel, out var l))
+            if (!TryLocation(cmd, id, shop is null ? c.Channel : $"{c.Channel}/{shop}", out var l))
             {
                 return;
             }
@@ -270,26 +332,11 @@ public sealed partial class InventoryDecider
             mapped[l] = true;
         }
 
-        var channel = _s.Channel(c.Channel);
-        for (var l = 0; l < mapped.Length; l++)
+        ChangeConfig(Target(c.Channel, shop), config =>
         {
-            if (channel.IsMapped(l) != mapped[l])
-            {
-                TouchLocation(l);
-            }
-        }
-
-        channel.Mapped = mapped;
-        if (!channel.Configured)
-        {
-            _s.MarkConfigured(channel);
-            for (var l = 0; l < mapped.Length; l++)
-            {
-                TouchLocation(l);
-            }
-        }
-
-        _retryAll = true;
+            config.OwnMapping = true;
+            config.Mapped = mapped;
+        });
     }
 
     private void OnSetRoutingRules(SetRoutingRules c)
@@ -301,12 +348,14 @@ public sealed partial class InventoryDecider
             return;
         }
 
+        var shop = string.IsNullOrEmpty(c.ShopId) ? null : c.ShopId;
+        var reference = shop is null ? c.Channel : $"{c.Channel}/{shop}";
         var chain = (c.Chain ?? []).ToArray();
         for (var i = 0; i < chain.Length; i++)
         {
             if (!Enum.IsDefined(chain[i]) || Array.IndexOf(chain, chain[i]) != i)
             {
-                Reject(cmd, c.Channel, $"rule chain has an unknown or repeated rule '{chain[i]}'");
+                Reject(cmd, reference, $"rule chain has an unknown or repeated rule '{chain[i]}'");
                 return;
             }
         }
@@ -316,34 +365,33 @@ public sealed partial class InventoryDecider
         var rank = 0;
         foreach (var id in c.LocationRanking ?? [])
         {
-            if (!TryLocation(cmd, id, c.Channel, out var l))
+            if (!TryLocation(cmd, id, reference, out var l))
             {
                 return;
             }
 
             if (ranking[l] != int.MaxValue)
             {
-                Reject(cmd, c.Channel, $"location '{id}' ranked twice");
+                Reject(cmd, reference, $"location '{id}' ranked twice");
                 return;
             }
 
             ranking[l] = rank++;
         }
 
-        var channel = _s.Channel(c.Channel);
-        channel.Chain = chain;
-        channel.AllowSplit = c.AllowSplit;
-        channel.Ranking = rank == 0 ? null : ranking;
-        if (!channel.Configured)
+        bool[]? excluded = null;
+        foreach (var id in c.ExcludedLocations ?? [])
         {
-            _s.MarkConfigured(channel);
-            for (var l = 0; l < _s.Locations.Count; l++)
+            if (!TryLocation(cmd, id, reference, out var l))
             {
-                TouchLocation(l);
+                return;
             }
+
+            (excluded ??= new bool[_s.Locations.Count])[l] = true;
         }
 
-        _retryAll = true;
+        var settings = new RoutingSettings(chain, c.AllowSplit, rank == 0 ? null : ranking, excluded, c.RequireFullAvailability);
+        ChangeConfig(Target(c.Channel, shop), config => config.OwnRouting = settings);
     }
 
     private void OnDefineBundle(DefineBundle c)
@@ -1084,21 +1132,22 @@ public sealed partial class InventoryDecider
             var entry = _s.Skus[cell.Sku];
             var location = _s.Locations[cell.Location];
             ChannelAvailability[] perChannel = [];
-            if (channels.Count > 0 && location.Kind != LocationKind.AmazonFba)
+            if (channels.Count > 0)
             {
                 var count = 0;
-                foreach (var ch in channels)
+                for (var i = 0; i < channels.Count; i++)
                 {
-                    count += ch.IsMapped(cell.Location) ? 1 : 0;
+                    count += ReportsChannel(channels, i, cell.Location) ? 1 : 0;
                 }
 
                 perChannel = count == 0 ? [] : new ChannelAvailability[count];
                 count = 0;
-                foreach (var ch in channels)
+                for (var i = 0; i < channels.Count; i++)
                 {
-                    if (ch.IsMapped(cell.Location))
+                    if (ReportsChannel(channels, i, cell.Location))
                     {
-                        perChannel[count++] = new ChannelAvailability(ch.Name, _s.ChannelAvailable(ch, cell.Sku));
+                        var ch = channels[i];
+                        perChannel[count++] = new ChannelAvailability(ch.Name, _s.ChannelAvailable(ch, cell.Sku), ch.Shop);
                     }
                 }
             }
@@ -1129,10 +1178,35 @@ public sealed partial class InventoryDecider
             var list = new ChannelAvailability[channels.Count];
             for (var i = 0; i < list.Length; i++)
             {
-                list[i] = new ChannelAvailability(channels[i].Name, _s.ChannelBundleAvailable(channels[i], bundle.Bundle!));
+                list[i] = new ChannelAvailability(channels[i].Name, _s.ChannelBundleAvailable(channels[i], bundle.Bundle!), channels[i].Shop);
             }
 
             _out.Add(new BundleAvailabilityChanged(bundle.Code, list));
         }
+    }
+
+    /// <summary>
+    /// Whether a cell's level carries this configuration's availability: the location (not FBA, whose stock is
+    /// Amazon's to report) serves it, or its sellable locations changed in this command. A channel's configurations (channel-wide, then its shops) are reported
+    /// together or not at all, so a consumer never applies the channel-wide figure to a shop with its own.
+    /// </summary>
+    private bool ReportsChannel(List<ChannelConfig> channels, int index, int location)
+    {
+        var name = channels[index].Name;
+        var first = index;
+        while (first > 0 && channels[first - 1].Name == name)
+        {
+            first--;
+        }
+
+        for (var i = first; i < channels.Count && channels[i].Name == name; i++)
+        {
+            if (channels[i].ChangedAt == _s.CommandSeq || (_s.Locations[location].Kind != LocationKind.AmazonFba && channels[i].Serves(location)))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -12,7 +12,8 @@ namespace Fulfillment.Processors.Inventory.Domain;
 /// </summary>
 public static class PoolSnapshot
 {
-    private const byte Version = 1;
+    /// <summary>Version 2 added shop configurations, excluded locations, require-full and order shop ids; 1 is still read.</summary>
+    private const byte Version = 2;
 
     public static byte[] Write(PoolState state)
     {
@@ -72,32 +73,14 @@ public static class PoolSnapshot
             foreach (var c in channels)
             {
                 w.Write(c.Name);
-                w.Write(c.Configured);
-                w.Write(c.Mapped is not null);
-                if (c.Mapped is not null)
+                WriteConfig(w, c);
+                var shops = c.Shops?.Values.OrderBy(x => x.Shop, StringComparer.Ordinal).ToList() ?? [];
+                w.Write7BitEncodedInt(shops.Count);
+                foreach (var shop in shops)
                 {
-                    w.Write7BitEncodedInt(c.Mapped.Length);
-                    foreach (var m in c.Mapped)
-                    {
-                        w.Write(m);
-                    }
-                }
-
-                w.Write7BitEncodedInt(c.Chain.Length);
-                foreach (var rule in c.Chain)
-                {
-                    w.Write7BitEncodedInt((int)rule);
-                }
-
-                w.Write7BitEncodedInt(c.AllowSplit switch { null => 0, false => 1, true => 2 });
-                w.Write(c.Ranking is not null);
-                if (c.Ranking is not null)
-                {
-                    w.Write7BitEncodedInt(c.Ranking.Length);
-                    foreach (var r in c.Ranking)
-                    {
-                        w.Write7BitEncodedInt(r);
-                    }
+                    w.Write(shop.Shop!);
+                    w.Write(shop.OwnMapping);
+                    WriteConfig(w, shop);
                 }
             }
 
@@ -107,6 +90,7 @@ public static class PoolSnapshot
             {
                 w.Write(o.Id);
                 w.Write(o.Channel.Name);
+                WriteNullable(w, o.ShopId);
                 w.Write7BitEncodedInt((int)o.Mode);
                 w.Write7BitEncodedInt(o.Priority);
                 w.Write(o.PlacedAt.UtcTicks);
@@ -175,9 +159,9 @@ public static class PoolSnapshot
             using var stream = new MemoryStream(bytes.ToArray(), writable: false);
             using var r = new BinaryReader(stream, Encoding.UTF8);
             var version = r.ReadByte();
-            if (version != Version)
+            if (version is not (1 or Version))
             {
-                throw new InvalidDataException($"Pool snapshot version {version} is not supported (expected {Version}).");
+                throw new InvalidDataException($"Pool snapshot version {version} is not supported (expected 1 or {Version}).");
             }
 
             var s = new PoolState
@@ -246,36 +230,19 @@ public static class PoolSnapshot
             for (var i = 0; i < channels; i++)
             {
                 var c = s.Channel(r.ReadString());
-                var configured = r.ReadBoolean();
-                if (r.ReadBoolean())
+                if (version == 1)
                 {
-                    c.Mapped = new bool[Count(r)];
-                    for (var m = 0; m < c.Mapped.Length; m++)
-                    {
-                        c.Mapped[m] = r.ReadBoolean();
-                    }
+                    ReadConfigV1(r, s, c);
+                    continue;
                 }
 
-                var chain = new RoutingRule[Count(r)];
-                for (var k = 0; k < chain.Length; k++)
+                ReadConfig(r, s, c);
+                var shops = Count(r);
+                for (var k = 0; k < shops; k++)
                 {
-                    chain[k] = (RoutingRule)r.Read7BitEncodedInt();
-                }
-
-                c.Chain = chain;
-                c.AllowSplit = r.Read7BitEncodedInt() switch { 0 => null, 1 => false, _ => true };
-                if (r.ReadBoolean())
-                {
-                    c.Ranking = new int[Count(r)];
-                    for (var k = 0; k < c.Ranking.Length; k++)
-                    {
-                        c.Ranking[k] = r.Read7BitEncodedInt();
-                    }
-                }
-
-                if (configured)
-                {
-                    s.MarkConfigured(c);
+                    var shop = s.Shop(c.Name, r.ReadString());
+                    shop.OwnMapping = r.ReadBoolean();
+                    ReadConfig(r, s, shop);
                 }
             }
 
@@ -284,11 +251,12 @@ public static class PoolSnapshot
             {
                 var id = r.ReadString();
                 var channel = s.Channel(r.ReadString());
+                var shopId = version == 1 ? null : ReadNullable(r);
                 var mode = (FulfillmentMode)r.Read7BitEncodedInt();
                 var priority = r.Read7BitEncodedInt();
                 var ticks = r.ReadInt64();
                 var offset = TimeSpan.FromMinutes(r.Read7BitEncodedInt());
-                var order = new Order(id, channel, mode, priority, new DateTimeOffset(ticks, TimeSpan.Zero).ToOffset(offset))
+                var order = new Order(id, channel, mode, priority, new DateTimeOffset(ticks, TimeSpan.Zero).ToOffset(offset), shopId)
                 {
                     ShipTo = new ShipTo(r.ReadString(), ReadNullable(r), ReadGeo(r)),
                 };
@@ -365,6 +333,132 @@ public static class PoolSnapshot
         {
             throw new InvalidDataException($"Corrupt pool snapshot: {e.Message}", e);
         }
+    }
+
+    /// <summary>A channel's or shop's own settings: configured flag, mapping, routing (null = inherited/default).</summary>
+    private static void WriteConfig(BinaryWriter w, ChannelConfig c)
+    {
+        w.Write(c.Configured);
+        var mapped = c.Parent is null || c.OwnMapping ? c.Mapped : null;
+        WriteFlags(w, mapped);
+        w.Write(c.OwnRouting is not null);
+        if (c.OwnRouting is { } routing)
+        {
+            w.Write7BitEncodedInt(routing.Chain.Length);
+            foreach (var rule in routing.Chain)
+            {
+                w.Write7BitEncodedInt((int)rule);
+            }
+
+            w.Write7BitEncodedInt(routing.AllowSplit switch { null => 0, false => 1, true => 2 });
+            w.Write(routing.Ranking is not null);
+            if (routing.Ranking is not null)
+            {
+                w.Write7BitEncodedInt(routing.Ranking.Length);
+                foreach (var rank in routing.Ranking)
+                {
+                    w.Write7BitEncodedInt(rank);
+                }
+            }
+
+            WriteFlags(w, routing.Excluded);
+            w.Write(routing.RequireFull);
+        }
+    }
+
+    private static void ReadConfig(BinaryReader r, PoolState s, ChannelConfig c)
+    {
+        var configured = r.ReadBoolean();
+        c.Mapped = ReadFlags(r);
+        if (r.ReadBoolean())
+        {
+            var chain = ReadChain(r);
+            var allowSplit = ReadSplit(r);
+            var ranking = ReadRanking(r);
+            c.OwnRouting = new RoutingSettings(chain, allowSplit, ranking, ReadFlags(r), r.ReadBoolean());
+        }
+
+        if (configured)
+        {
+            s.MarkConfigured(c);
+        }
+    }
+
+    /// <summary>Version 1: channels only, every one with its chain, split policy and ranking.</summary>
+    private static void ReadConfigV1(BinaryReader r, PoolState s, ChannelConfig c)
+    {
+        var configured = r.ReadBoolean();
+        c.Mapped = ReadFlags(r);
+        var chain = ReadChain(r);
+        var allowSplit = ReadSplit(r);
+        var ranking = ReadRanking(r);
+        if (allowSplit is not null || ranking is not null || !chain.AsSpan().SequenceEqual(RoutingSettings.DefaultChain))
+        {
+            c.OwnRouting = new RoutingSettings(chain, allowSplit, ranking, null, false);
+        }
+
+        if (configured)
+        {
+            s.MarkConfigured(c);
+        }
+    }
+
+    private static RoutingRule[] ReadChain(BinaryReader r)
+    {
+        var chain = new RoutingRule[Count(r)];
+        for (var k = 0; k < chain.Length; k++)
+        {
+            chain[k] = (RoutingRule)r.Read7BitEncodedInt();
+        }
+
+        return chain;
+    }
+
+    private static bool? ReadSplit(BinaryReader r) => r.Read7BitEncodedInt() switch { 0 => null, 1 => false, _ => true };
+
+    private static int[]? ReadRanking(BinaryReader r)
+    {
+        if (!r.ReadBoolean())
+        {
+            return null;
+        }
+
+        var ranking = new int[Count(r)];
+        for (var k = 0; k < ranking.Length; k++)
+        {
+            ranking[k] = r.Read7BitEncodedInt();
+        }
+
+        return ranking;
+    }
+
+    private static void WriteFlags(BinaryWriter w, bool[]? flags)
+    {
+        w.Write(flags is not null);
+        if (flags is not null)
+        {
+            w.Write7BitEncodedInt(flags.Length);
+            foreach (var f in flags)
+            {
+                w.Write(f);
+            }
+        }
+    }
+
+    private static bool[]? ReadFlags(BinaryReader r)
+    {
+        if (!r.ReadBoolean())
+        {
+            return null;
+        }
+
+        var flags = new bool[Count(r)];
+        for (var i = 0; i < flags.Length; i++)
+        {
+            flags[i] = r.ReadBoolean();
+        }
+
+        return flags;
     }
 
     private static int Count(BinaryReader r)

@@ -75,6 +75,38 @@ public sealed class PoolState
         return config;
     }
 
+    /// <summary>The configuration of one shop of a channel (created on first use, inheriting everything).</summary>
+    internal ChannelConfig Shop(string name, string shop)
+    {
+        var channel = Channel(name);
+        channel.Shops ??= new Dictionary<string, ChannelConfig>(StringComparer.Ordinal);
+        if (!channel.Shops.TryGetValue(shop, out var config))
+        {
+            config = new ChannelConfig(name, shop, channel);
+            channel.Shops.Add(shop, config);
+        }
+
+        return config;
+    }
+
+    /// <summary>What routes an order: its shop's configuration when the shop has one, else its channel's.</summary>
+    internal static ChannelConfig ConfigFor(Order order) =>
+        order.ShopId is { } shop && order.Channel.Shops is { } shops && shops.TryGetValue(shop, out var config)
+            ? config
+            : order.Channel;
+
+    /// <summary>Channel-wide configurations first, then their shops, each by ordinal name.</summary>
+    internal static int CompareConfigs(ChannelConfig a, ChannelConfig b)
+    {
+        var c = string.CompareOrdinal(a.Name, b.Name);
+        if (c != 0)
+        {
+            return c;
+        }
+
+        return a.Shop is null ? (b.Shop is null ? 0 : -1) : b.Shop is null ? 1 : string.CompareOrdinal(a.Shop, b.Shop);
+    }
+
     internal void MarkConfigured(ChannelConfig config)
     {
         if (config.Configured)
@@ -82,9 +114,16 @@ public sealed class PoolState
             return;
         }
 
+        // A shop with its own settings implies its channel is configured too: the other shops sell under the
+        // channel-wide settings and get their own availability figure.
+        if (config.Parent is { } parent)
+        {
+            MarkConfigured(parent);
+        }
+
         config.Configured = true;
         var i = 0;
-        while (i < ConfiguredChannels.Count && string.CompareOrdinal(ConfiguredChannels[i].Name, config.Name) < 0)
+        while (i < ConfiguredChannels.Count && CompareConfigs(ConfiguredChannels[i], config) < 0)
         {
             i++;
         }
@@ -166,7 +205,8 @@ public sealed class PoolState
         return result;
     }
 
-    public int GetChannelAvailable(string channel, string sku)
+    /// <summary>Available-to-sell of a SKU on a channel, or on one shop of it (its own settings, else the channel's).</summary>
+    public int GetChannelAvailable(string channel, string sku, string? shopId = null)
     {
         if (!SkuIds.TryGetValue(sku, out var s))
         {
@@ -174,6 +214,11 @@ public sealed class PoolState
         }
 
         var config = Channels.TryGetValue(channel, out var c) ? c : new ChannelConfig(channel);
+        if (shopId is not null && config.Shops?.TryGetValue(shopId, out var shop) == true)
+        {
+            config = shop;
+        }
+
         var bundle = Skus[s].Bundle;
         return bundle is null ? ChannelAvailable(config, s) : ChannelBundleAvailable(config, bundle);
     }
@@ -204,7 +249,7 @@ public sealed class PoolState
             lines[i] = new OrderLineView(line.LineId, line.Sku, line.Quantity, line.Shipped, line.Need, allocations, components);
         }
 
-        return new OrderView(order.Id, order.Channel.Name, order.Mode, lines);
+        return new OrderView(order.Id, order.Channel.Name, order.Mode, lines, order.ShopId);
     }
 
     public IReadOnlyList<string> GetOrderIds()
@@ -245,7 +290,7 @@ public sealed record OrderLineView(
     IReadOnlyList<LineAllocation> Allocations,
     IReadOnlyList<SkuQuantity> Components);
 
-public sealed record OrderView(string OrderId, string Channel, FulfillmentMode Mode, IReadOnlyList<OrderLineView> Lines);
+public sealed record OrderView(string OrderId, string Channel, FulfillmentMode Mode, IReadOnlyList<OrderLineView> Lines, string? ShopId = null);
 
 internal sealed class SkuEntry(string code, int id)
 {
@@ -309,34 +354,81 @@ internal sealed class LocationState(string id, int index)
     }
 }
 
-internal sealed class ChannelConfig(string name)
+/// <summary>
+/// A channel's routing: the ordered rule chain, split policy, preference ranking, locations excluded by rule and
+/// whether an order must be served whole by one location. Immutable; replaced as a whole by SetRoutingRules.
+/// </summary>
+internal sealed class RoutingSettings(RoutingRule[] chain, bool? allowSplit, int[]? ranking, bool[]? excluded, bool requireFull)
 {
     internal static readonly RoutingRule[] DefaultChain =
         [RoutingRule.MinimiseSplits, RoutingRule.ChannelRanking, RoutingRule.Proximity, RoutingRule.StockBalance];
 
-    public readonly string Name = name;
-    public bool Configured;
-    /// <summary>Null = every location may serve the channel.</summary>
-    public bool[]? Mapped;
-    public RoutingRule[] Chain = DefaultChain;
-    /// <summary>Null = the pool's default (<see cref="PoolState.AllowSplit"/>).</summary>
-    public bool? AllowSplit;
-    /// <summary>Rank per location index (0 = most preferred); null = rank by location priority.</summary>
-    public int[]? Ranking;
+    public static readonly RoutingSettings Default = new(DefaultChain, null, null, null, false);
 
-    public bool IsMapped(int location) => Mapped is null || (location < Mapped.Length && Mapped[location]);
+    public readonly RoutingRule[] Chain = chain;
+    /// <summary>Null = the pool's default (<see cref="PoolState.AllowSplit"/>).</summary>
+    public readonly bool? AllowSplit = allowSplit;
+    /// <summary>Rank per location index (0 = most preferred); null = rank by location priority.</summary>
+    public readonly int[]? Ranking = ranking;
+    /// <summary>Per location index: never allocated to and not counted in available-to-sell. Null = none.</summary>
+    public readonly bool[]? Excluded = excluded;
+    /// <summary>Only a location that can ship the whole order is eligible; otherwise the order waits whole.</summary>
+    public readonly bool RequireFull = requireFull;
+
+    public bool IsExcluded(int location) => Excluded is not null && location < Excluded.Length && Excluded[location];
+}
+
+/// <summary>
+/// Configuration of a channel (<see cref="Shop"/> null: every shop of it) or of one shop of a channel. A shop's
+/// configuration overrides the channel's per aspect: its own location mapping if one was set, its own routing if
+/// one was set; otherwise it inherits the channel's, as it is now.
+/// </summary>
+internal sealed class ChannelConfig(string name, string? shop = null, ChannelConfig? parent = null)
+{
+    public readonly string Name = name;
+    public readonly string? Shop = shop;
+    public readonly ChannelConfig? Parent = parent;
+    public bool Configured;
+    /// <summary>Shops with their own configuration (channel-wide configs only), by shop id.</summary>
+    public Dictionary<string, ChannelConfig>? Shops;
+    /// <summary>Shops only: whether the shop has a mapping of its own (else it inherits the channel's).</summary>
+    public bool OwnMapping;
+    private bool[]? _mapped;
+    /// <summary>Null: the channel's routing (shops) or the default (channels).</summary>
+    public RoutingSettings? OwnRouting;
+    /// <summary>Command in which the channel's sellable locations changed: its availability is reported for every touched cell.</summary>
+    public int ChangedAt = -1;
+
+    /// <summary>Null = every location may serve the channel.</summary>
+    public bool[]? Mapped
+    {
+        get => Parent is null || OwnMapping ? _mapped : Parent.Mapped;
+        set => _mapped = value;
+    }
+
+    public RoutingSettings Routing => OwnRouting ?? Parent?.Routing ?? RoutingSettings.Default;
+
+    public bool IsMapped(int location)
+    {
+        var mapped = Mapped;
+        return mapped is null || (location < mapped.Length && mapped[location]);
+    }
+
+    /// <summary>Mapped to the channel and not excluded by its routing rules.</summary>
+    public bool Serves(int location) => IsMapped(location) && !Routing.IsExcluded(location);
 
     public bool SellsFrom(LocationState location) =>
-        location.Active && location.Kind != LocationKind.AmazonFba && IsMapped(location.Index);
+        location.Active && location.Kind != LocationKind.AmazonFba && Serves(location.Index);
 
     public int RankOf(LocationState location)
     {
-        if (Ranking is null)
+        var ranking = Routing.Ranking;
+        if (ranking is null)
         {
             return location.Priority;
         }
 
-        return location.Index < Ranking.Length ? Ranking[location.Index] : int.MaxValue;
+        return location.Index < ranking.Length ? ranking[location.Index] : int.MaxValue;
     }
 }
 
@@ -375,10 +467,12 @@ internal sealed class OrderLine(string lineId, int skuId, string sku, int quanti
     }
 }
 
-internal sealed class Order(string id, ChannelConfig channel, FulfillmentMode mode, int priority, DateTimeOffset placedAt)
+internal sealed class Order(string id, ChannelConfig channel, FulfillmentMode mode, int priority, DateTimeOffset placedAt, string? shopId = null)
 {
     public readonly string Id = id;
+    /// <summary>The channel-wide configuration; <see cref="PoolState.ConfigFor"/> resolves the shop's at decision time.</summary>
     public readonly ChannelConfig Channel = channel;
+    public readonly string? ShopId = shopId;
     public readonly FulfillmentMode Mode = mode;
     public readonly int Priority = priority;
     public readonly DateTimeOffset PlacedAt = placedAt;

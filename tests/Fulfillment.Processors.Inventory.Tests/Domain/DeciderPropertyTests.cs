@@ -7,13 +7,15 @@ namespace Fulfillment.Processors.Inventory.Tests.Domain;
 /// <summary>
 /// Random interleavings of orders, edits, cancellations, receipts, adjustments, counts, transfers, snapshots,
 /// restocks and shipments against a small pool (four sites incl. a 3PL and FBA, two channels, bundles), mixed with
-/// operator changes at runtime (bundles defined, redefined and removed, channel mappings set and cleared, pool
-/// settings: split default, ship-complete, oversell), with the ledger invariants checked after every command.
+/// operator changes at runtime (bundles defined, redefined and removed, channel and shop mappings set and cleared,
+/// channel and shop routing with excluded locations and require-full, pool settings: split default, ship-complete,
+/// oversell), with the ledger, routing and reporting invariants checked after every command.
 /// </summary>
 public class DeciderPropertyTests
 {
     private static readonly string[] Skus = ["A", "B", "C", "KIT", "KIT2"];
     private static readonly string[] Sites = ["NYC", "LAX", "TPL", "FBA"];
+    private static readonly string?[] Shops = [null, "s1", "s2"];
 
     /// <summary>A step is five small numbers; the harness turns them into a command against the current state.</summary>
     private static readonly Gen<int[][]> Steps = Gen.Int[0, 1_000_000].Array[5].Array[1, 120];
@@ -33,7 +35,7 @@ public class DeciderPropertyTests
 
     private static InventoryCommand ToCommand(int[] s, PoolState state, DateTimeOffset now, Dictionary<string, string> transferSkus, bool oversellRun)
     {
-        var kind = s[0] % 20;
+        var kind = s[0] % 22;
         var order = $"o{s[1] % 12}";
         var sku = Skus[s[2] % 3];
         var site = Sites[s[3] % 4];
@@ -44,7 +46,7 @@ public class DeciderPropertyTests
             case 1:
             {
                 var amazon = s[2] % 2 == 0;
-                return new PlaceOrder(order, amazon ? "amazon" : "web", amazon && s[3] % 3 == 0 ? FulfillmentMode.Amazon : FulfillmentMode.Merchant, s[4] % 3, now.AddMinutes(-(s[1] % 5)), ShipToFor(s[3]), LinesFor(s, 0));
+                return new PlaceOrder(order, amazon ? "amazon" : "web", amazon && s[3] % 3 == 0 ? FulfillmentMode.Amazon : FulfillmentMode.Merchant, s[4] % 3, now.AddMinutes(-(s[1] % 5)), ShipToFor(s[3]), LinesFor(s, 0), Shops[(s[1] / 12) % 3]);
             }
 
             case 2: return new UpdateOrder(order, ShipToFor(s[4]), LinesFor(s, s[0] % 2 == 0 ? 0 : 1));
@@ -70,7 +72,19 @@ public class DeciderPropertyTests
             case 18:
                 return new SetChannelLocations(
                     s[1] % 2 == 0 ? "web" : "amazon",
-                    s[2] % 3 == 0 ? null : [.. Sites.Where((_, i) => ((s[3] >> i) & 1) == 1)]);
+                    s[2] % 3 == 0 ? null : [.. Sites.Where((_, i) => ((s[3] >> i) & 1) == 1)],
+                    Shops[s[4] % 3]);
+            case 20:
+            case 21:
+                // Routing of a channel or shop: a chain, ranking, excluded sites (sometimes an unknown one) and require-full.
+                return new SetRoutingRules(
+                    s[1] % 2 == 0 ? "web" : "amazon",
+                    s[2] % 2 == 0 ? [RoutingRule.MinimiseSplits, RoutingRule.Proximity] : [RoutingRule.ChannelRanking, RoutingRule.StockBalance, RoutingRule.MinimiseSplits],
+                    AllowSplit: s[2] % 3 != 0,
+                    s[3] % 3 == 0 ? ["LAX", "NYC"] : [],
+                    [.. Sites.Where((_, i) => ((s[4] >> i) & 1) == 1 && s[4] % 3 != 0), .. s[4] % 31 == 0 ? ["NOWHERE"] : Array.Empty<string>()],
+                    RequireFullAvailability: s[1] % 3 == 0,
+                    ShopId: Shops[(s[3] / 3) % 3]);
             case 19:
                 return new ConfigurePool(
                     oversellRun && s[1] % 2 == 0,
@@ -128,9 +142,16 @@ public class DeciderPropertyTests
     /// commands that were accepted. With <paramref name="restoreEvery"/> the pool state is replaced, before every
     /// such step, by its snapshot read back (which must write the same bytes again).
     /// </summary>
-    private static RunResult Run(int[][] steps, bool oversell, int restoreEvery = 0)
+    private static RunResult Run(int[][] steps, bool oversell, int restoreEvery = 0, InventoryDecider? decider = null)
     {
-        var pool = new PoolHarness().With(Setup(oversell));
+        var pool = new PoolHarness(decider).With(Setup(oversell));
+        var routing = new RoutingModel();
+        foreach (var c in Setup(oversell))
+        {
+            routing.Apply(c);
+        }
+
+        var reported = new Dictionary<(string Channel, string? Shop, string Sku), int>();
         var movementSum = new Dictionary<(string, string), int>();
         var transferSkus = new Dictionary<string, string>();
         var accepted = new HashSet<string>();
@@ -149,8 +170,16 @@ public class DeciderPropertyTests
             var command = ToCommand(step, pool.State, pool.Now, transferSkus, oversell);
             var before = pool.State.GetLevels().ToDictionary(l => (l.Sku, l.LocationId), l => l.Level);
             var orderBefore = command is ConfirmShipment ship ? pool.State.GetOrder(ship.OrderId) : null;
+            var allocatedBefore = Allocations(pool.State);
             var events = pool.Do(command);
             oversellSeen |= pool.State.AllowOversell;
+            if (!events.OfType<CommandRejected>().Any())
+            {
+                routing.Apply(command);
+            }
+
+            CheckRouting(pool.State, routing, allocatedBefore);
+            CheckReportedLevels(pool.State, events, routing, reported);
 
             foreach (var moved in events.OfType<StockMoved>())
             {
@@ -241,6 +270,130 @@ public class DeciderPropertyTests
         }
     }
 
+    /// <summary>What the accepted mapping and routing commands say, resolved the documented way (independent of the decider).</summary>
+    private sealed class RoutingModel
+    {
+        private readonly Dictionary<(string, string?), string[]?> _mapping = [];
+        private readonly Dictionary<(string, string?), (string[] Excluded, bool RequireFull)> _routing = [];
+
+        public HashSet<(string Channel, string? Shop)> Configured { get; } = [];
+
+        public void Apply(InventoryCommand command)
+        {
+            switch (command)
+            {
+                case SetChannelLocations m:
+                {
+                    var key = (m.Channel, string.IsNullOrEmpty(m.ShopId) ? null : m.ShopId);
+                    if (key.Item2 is not null && m.LocationIds is null)
+                    {
+                        _mapping.Remove(key);
+                    }
+                    else
+                    {
+                        _mapping[key] = m.LocationIds?.ToArray();
+                    }
+
+                    Configure(key);
+                    break;
+                }
+
+                case SetRoutingRules r:
+                {
+                    var key = (r.Channel, string.IsNullOrEmpty(r.ShopId) ? null : r.ShopId);
+                    _routing[key] = ([.. r.ExcludedLocations ?? []], r.RequireFullAvailability);
+                    Configure(key);
+                    break;
+                }
+            }
+        }
+
+        private void Configure((string Channel, string? Shop) key)
+        {
+            Configured.Add(key);
+            Configured.Add((key.Channel, null));
+        }
+
+        public bool Serves(string channel, string? shop, string location)
+        {
+            var mapping = shop is not null && _mapping.TryGetValue((channel, shop), out var own) ? own : _mapping.GetValueOrDefault((channel, null));
+            return (mapping is null || mapping.Contains(location)) && !Routing(channel, shop).Excluded.Contains(location);
+        }
+
+        public (string[] Excluded, bool RequireFull) Routing(string channel, string? shop) =>
+            shop is not null && _routing.TryGetValue((channel, shop), out var own) ? own : _routing.GetValueOrDefault((channel, null), ([], false));
+    }
+
+    private static Dictionary<(string Order, string Line, string Sku, string Location), int> Allocations(PoolState state) =>
+        state.GetOrderIds().Select(id => state.GetOrder(id)!)
+            .SelectMany(o => o.Lines.SelectMany(l => l.Allocations.Select(a => (Key: (o.OrderId, l.LineId, l.Sku, a.LocationId), a.Quantity))))
+            .ToDictionary(x => x.Key, x => x.Quantity);
+
+    /// <summary>
+    /// New allocations only at locations the order's channel or shop is mapped to and does not exclude; an order whose
+    /// routing requires full availability is never partly allocated (it holds all it still needs, or nothing).
+    /// </summary>
+    private static void CheckRouting(PoolState state, RoutingModel routing, Dictionary<(string Order, string Line, string Sku, string Location), int> before)
+    {
+        foreach (var id in state.GetOrderIds())
+        {
+            var order = state.GetOrder(id)!;
+            foreach (var line in order.Lines)
+            {
+                foreach (var a in line.Allocations)
+                {
+                    if (a.Quantity > before.GetValueOrDefault((id, line.LineId, line.Sku, a.LocationId)))
+                    {
+                        routing.Serves(order.Channel, order.ShopId, a.LocationId).ShouldBeTrue($"order {id} ({order.Channel}/{order.ShopId}) newly allocated at {a.LocationId}");
+                    }
+                }
+            }
+
+            if (routing.Routing(order.Channel, order.ShopId).RequireFull && order.Lines.Any(l => l.Backordered > 0))
+            {
+                order.Lines.ShouldAllBe(l => l.Allocations.Count == 0, $"require-full order {id} is partly allocated");
+            }
+        }
+    }
+
+    /// <summary>
+    /// What a consumer of the level events knows matches the pool: each event's figures are consistent, and the last
+    /// reported available-to-sell per channel (or shop) and SKU equals what the mapped, unexcluded, active non-FBA
+    /// sites hold now — so no change of a channel's figure (stock, safety, mapping, exclusion) goes unannounced.
+    /// </summary>
+    private static void CheckReportedLevels(
+        PoolState state,
+        IReadOnlyList<InventoryEvent> events,
+        RoutingModel routing,
+        Dictionary<(string Channel, string? Shop, string Sku), int> reported)
+    {
+        foreach (var level in events.OfType<StockLevelChanged>())
+        {
+            level.Net.ShouldBe(level.OnHand - level.Allocated - level.Reserved - level.SafetyStock);
+            level.Available.ShouldBe(Math.Max(0, level.Net));
+            foreach (var c in level.ChannelAvailable)
+            {
+                c.Available.ShouldBeGreaterThanOrEqualTo(0);
+                reported[(c.Channel, c.ShopId, level.Sku)] = c.Available;
+            }
+        }
+
+        var levels = state.GetLevels();
+        foreach (var sku in levels.Select(l => l.Sku).Distinct())
+        {
+            if (state.Skus[state.SkuIds[sku]].Bundle is not null)
+            {
+                continue;
+            }
+
+            foreach (var (channel, shop) in routing.Configured)
+            {
+                var expected = levels.Where(l => l.Sku == sku && l.LocationId != "FBA" && routing.Serves(channel, shop, l.LocationId)).Sum(l => l.Level.Available);
+                reported.GetValueOrDefault((channel, shop, sku)).ShouldBe(expected, $"last reported available-to-sell of {sku} on {channel}/{shop}");
+            }
+        }
+    }
+
     [Fact]
     public void Decider_RandomInterleavings_KeepLedgerInvariants()
     {
@@ -262,6 +415,38 @@ public class DeciderPropertyTests
             var second = Serialize(Run(steps, oversell: false).Events);
             second.ShouldBe(first);
         }, iter: 100, threads: 1);
+    }
+
+    [Fact]
+    public void Decider_OneInstanceSharedByTwoPools_DecidesEachAsSeparateInstancesDo()
+    {
+        // The topology keeps one decider per task for all its pools: scratch buffers must not carry across pools.
+        Steps.Sample(steps =>
+        {
+            var half = steps.Length / 2;
+            var first = steps[..half];
+            var second = steps[half..];
+            var alone = Serialize(Run(first, oversell: false).Events) + "\n--\n" + Serialize(Run(second, oversell: true).Events);
+            var shared = new InventoryDecider();
+            var a = new PoolHarness(shared).With(Setup(oversell: false));
+            var b = new PoolHarness(shared).With(Setup(oversell: true));
+            var transfersA = new Dictionary<string, string>();
+            var transfersB = new Dictionary<string, string>();
+            for (var i = 0; i < Math.Max(first.Length, second.Length); i++)
+            {
+                if (i < first.Length)
+                {
+                    a.Do(ToCommand(first[i], a.State, a.Now, transfersA, oversellRun: false));
+                }
+
+                if (i < second.Length)
+                {
+                    b.Do(ToCommand(second[i], b.State, b.Now, transfersB, oversellRun: true));
+                }
+            }
+
+            (Serialize(a.Events) + "\n--\n" + Serialize(b.Events)).ShouldBe(alone);
+        }, iter: 60, threads: 1);
     }
 
     [Fact]
@@ -292,7 +477,7 @@ public class DeciderPropertyTests
             accepted.UnionWith(run.Accepted);
         }, iter: 200, threads: 1);
 
-        string[] operatorChanges = [nameof(DefineBundle), nameof(RemoveBundle), nameof(SetChannelLocations), nameof(ConfigurePool)];
+        string[] operatorChanges = [nameof(DefineBundle), nameof(RemoveBundle), nameof(SetChannelLocations), nameof(SetRoutingRules), nameof(ConfigurePool)];
         operatorChanges.ShouldBeSubsetOf(accepted);
 
         string[] expected =

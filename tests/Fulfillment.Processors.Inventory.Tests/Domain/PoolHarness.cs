@@ -5,14 +5,14 @@ using Fulfillment.Processors.Inventory.Domain;
 namespace Fulfillment.Processors.Inventory.Tests.Domain;
 
 /// <summary>Feeds commands to one pool with a ticking clock and keeps every output.</summary>
-internal sealed class PoolHarness
+internal sealed class PoolHarness(InventoryDecider? decider = null)
 {
     private static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
 
     /// <summary>The pool; replaceable so tests can swap in a state restored from a snapshot mid-run.</summary>
     public PoolState State { get; set; } = new();
 
-    public InventoryDecider Decider { get; } = new();
+    public InventoryDecider Decider { get; } = decider ?? new();
 
     public List<InventoryEvent> Events { get; } = [];
 
