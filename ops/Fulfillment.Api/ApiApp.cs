@@ -41,6 +41,7 @@ public static class ApiApp
             new ProducerBuilder<string, byte[]>(KafkaDefaults.Producer(sp.GetRequiredService<IOptions<KafkaOptions>>().Value.BootstrapServers, "api")).Build());
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeys>();
+        builder.Services.AddSingleton<TopicRecordFinder>();
         builder.Services.AddSingleton<CommandPublisher>();
         builder.Services.AddSingleton<QueryEndpoints.Views>();
         builder.Services.AddHostedService<ApiStartup>();

@@ -73,7 +73,7 @@ public static class CommandEndpoints
             }, id => Command(id, pool, body.LocationId!, publisher.Now, new StockReceived
             {
                 location_id = body.LocationId, receipt_id = body.ReceiptId, lines = SkuQuantities(body.Lines!),
-            }), ct));
+            }), ct, naturalId: () => body.ReceiptId is { Length: > 0 } r ? $"receipt {r}" : null));
 
         pools.MapPost("/stock/adjust", (string pool, AdjustStock body, HttpContext http, CommandPublisher publisher, IOptions<ApiOptions> o, CancellationToken ct) =>
             Handle(http, publisher, pool, "StockAdjusted", o.Value.OperatorCommandsTopic, body, v =>
@@ -95,7 +95,7 @@ public static class CommandEndpoints
             }, id => Command(id, pool, body.LocationId!, publisher.Now, new StockCounted
             {
                 location_id = body.LocationId, count_id = body.CountId, lines = SkuQuantities(body.Lines!),
-            }), ct));
+            }), ct, naturalId: () => body.CountId is { Length: > 0 } c ? $"count {c}" : null));
 
         pools.MapPost("/transfers", (string pool, CreateTransfer body, HttpContext http, CommandPublisher publisher, IOptions<ApiOptions> o, CancellationToken ct) =>
             Handle(http, publisher, pool, "TransferRequested", o.Value.OperatorCommandsTopic, body, v =>
@@ -110,7 +110,7 @@ public static class CommandEndpoints
                     transfer_id = transferId, from_location_id = body.FromLocationId, to_location_id = body.ToLocationId,
                     lines = SkuQuantities(body.Lines!),
                 });
-            }, ct));
+            }, ct, naturalId: () => body.TransferId is { Length: > 0 } t ? $"transfer {t} request" : null));
 
         pools.MapPost("/transfers/{transferId}/ship", (string pool, string transferId, ShipTransfer body, HttpContext http, CommandPublisher publisher, IOptions<ApiOptions> o, CancellationToken ct) =>
             Handle(http, publisher, pool, "TransferShipped", o.Value.OperatorCommandsTopic, body, v =>
@@ -121,7 +121,7 @@ public static class CommandEndpoints
             {
                 transfer_id = transferId, from_location_id = body.FromLocationId, to_location_id = body.ToLocationId,
                 lines = SkuQuantities(body.Lines!), carrier = body.Carrier, tracking_number = body.TrackingNumber,
-            }), ct));
+            }), ct, naturalId: () => $"transfer {transferId} shipment"));
 
         pools.MapPost("/transfers/{transferId}/receive", (string pool, string transferId, ReceiveTransfer body, HttpContext http, CommandPublisher publisher, IOptions<ApiOptions> o, CancellationToken ct) =>
             Handle(http, publisher, pool, "TransferReceived", o.Value.OperatorCommandsTopic, body, v =>
@@ -144,7 +144,7 @@ public static class CommandEndpoints
             {
                 transfer_id = transferId, from_location_id = body.FromLocationId, to_location_id = body.ToLocationId,
                 lines = [.. body.Lines!.Select(l => new TransferReceivedLine { sku = l.Sku, shipped_quantity = l.ShippedQuantity, received_quantity = l.ReceivedQuantity })],
-            }), ct));
+            }), ct, naturalId: () => $"transfer {transferId} receipt"));
 
         pools.MapPost("/shipments", (string pool, ShipConfirmation body, HttpContext http, CommandPublisher publisher, IOptions<ApiOptions> o, CancellationToken ct) =>
             Handle(http, publisher, pool, "ShipmentConfirmed", o.Value.ShipmentsTopic, body, v =>
@@ -188,7 +188,7 @@ public static class CommandEndpoints
                         lines = [.. body.Lines!.Select(l => new ShipmentLine { line_id = l.LineId, sku = l.Sku, quantity = l.Quantity })],
                     },
                 };
-            }, ct));
+            }, ct, naturalId: () => body.ShipmentId is { Length: > 0 } x ? $"shipment {x}" : null));
 
         pools.MapPut("/locations/{locationId}", (string pool, string locationId, UpsertLocation body, HttpContext http, CommandPublisher publisher, IOptions<ApiOptions> o, CancellationToken ct) =>
             Handle(http, publisher, pool, "LocationUpserted", o.Value.OperatorCommandsTopic, body, v =>
@@ -315,7 +315,7 @@ public static class CommandEndpoints
 
     private static async Task<IResult> Handle<TBody, TEvent>(
         HttpContext http, CommandPublisher publisher, string pool, string kind, string topic, TBody body,
-        Action<Validator> validate, Func<string, TEvent> build, CancellationToken ct)
+        Action<Validator> validate, Func<string, TEvent> build, CancellationToken ct, Func<string?>? naturalId = null)
         where TEvent : ISpecificRecord
     {
         var tenant = ApiKeyFilter.TenantOf(http);
@@ -337,15 +337,23 @@ public static class CommandEndpoints
             return Results.ValidationProblem(validator.Errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
         }
 
-        var idempotencyKey = http.Request.Headers["Idempotency-Key"].FirstOrDefault();
+        // Without a client key, a command that carries its own id (receipt, count, transfer step, shipment) is keyed by
+        // it: a client retrying after a timeout or an API crash then gets the same command id, and the retry is a no-op
+        // instead of a second command the inventory would refuse as a repeat.
+        var clientKey = http.Request.Headers["Idempotency-Key"].FirstOrDefault();
+        var derived = clientKey is not { Length: > 0 } && naturalId?.Invoke() is { Length: > 0 } natural ? natural : null;
+        var idempotencyKey = derived is null ? clientKey : $"derived:{pool}:{derived}";
         var requestHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
             $"{http.Request.Method} {http.Request.Path}\n{JsonSerializer.Serialize(body, Json)}")));
         var id = CommandPublisher.CommandId(tenant.Name, idempotencyKey);
         var accepted = await publisher.PublishAsync(tenant, idempotencyKey, requestHash, id, kind, topic, pool, build(id), ct);
         if (accepted.Conflict)
         {
-            return Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused",
-                detail: "This Idempotency-Key was already used for a different request.");
+            return derived is null
+                ? Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused",
+                    detail: "This Idempotency-Key was already used for a different request.")
+                : Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Command id reused",
+                    detail: $"{derived} was already used in pool '{pool}' for a different request.");
         }
 
         var location = $"/commands/{accepted.CommandId}";

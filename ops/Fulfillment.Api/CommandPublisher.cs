@@ -19,12 +19,17 @@ public sealed record Accepted(string CommandId, bool Replayed, bool Conflict);
 /// <summary>
 /// Turns a validated command into an event: stores it durably first (<c>durable.operator_commands</c> for idempotency
 /// and follow-up, <c>durable.topic_archive</c> with the exact record bytes so an empty development broker can be
-/// re-seeded), then produces it keyed by pool. Ids are deterministic: with an <c>Idempotency-Key</c> the id is a hash of
-/// tenant and key, so a retried request gets the same id and produces nothing new.
+/// re-seeded), then produces it keyed by pool. Ids are deterministic: with an <c>Idempotency-Key</c> (the client's, or
+/// one derived from the command's own id such as a receipt or shipment id) the id is a hash of tenant and key, so a
+/// retried request gets the same id and produces nothing new.
+/// A command reaches the topic once even when the API dies mid-request: producing takes a row lock on the command (a
+/// retry arriving meanwhile waits and then finds it produced), and a command found unproduced by anyone but the
+/// request that stored it (a retry after a crash, the startup relay) is first looked for on the topic, since the
+/// broker may have acknowledged it just before the crash.
 /// </summary>
 public sealed partial class CommandPublisher(
-    NpgsqlDataSource dataSource, IProducer<string, byte[]> producer, ISchemaRegistryClient registry, TimeProvider clock,
-    ILogger<CommandPublisher> logger)
+    NpgsqlDataSource dataSource, IProducer<string, byte[]> producer, ISchemaRegistryClient registry, TopicRecordFinder finder,
+    TimeProvider clock, ILogger<CommandPublisher> logger)
 {
     private readonly Dictionary<Type, object> _serializers = [];
     private readonly Lock _gate = new();
@@ -67,7 +72,7 @@ public sealed partial class CommandPublisher(
 
             if (seen.ProducedAt is null)
             {
-                await ProduceStoredAsync(connection, commandId, ct);
+                await ProduceOnceAsync(commandId, mayBeOnTopic: true, ct);
             }
 
             return new Accepted(commandId, Replayed: true, Conflict: false);
@@ -99,7 +104,7 @@ public sealed partial class CommandPublisher(
             await tx.CommitAsync(ct);
         }
 
-        await ProduceStoredAsync(connection, commandId, ct);
+        await ProduceOnceAsync(commandId, mayBeOnTopic: false, ct);
         return new Accepted(commandId, Replayed: false, Conflict: false);
     }
 
@@ -107,34 +112,67 @@ public sealed partial class CommandPublisher(
     /// between store and produce); called at startup.</summary>
     public async Task<int> RelayPendingAsync(CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var pending = (await connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT command_id FROM durable.operator_commands WHERE produced_at IS NULL ORDER BY created_at", cancellationToken: ct))).ToList();
-        foreach (var id in pending)
+        List<string> pending;
+        await using (var connection = await dataSource.OpenConnectionAsync(ct))
         {
-            await ProduceStoredAsync(connection, id, ct);
+            pending = (await connection.QueryAsync<string>(new CommandDefinition(
+                "SELECT command_id FROM durable.operator_commands WHERE produced_at IS NULL ORDER BY created_at", cancellationToken: ct))).ToList();
         }
 
-        return pending.Count;
+        var produced = 0;
+        foreach (var id in pending)
+        {
+            produced += await ProduceOnceAsync(id, mayBeOnTopic: true, ct) ? 1 : 0;
+        }
+
+        return produced;
     }
 
-    private async Task ProduceStoredAsync(NpgsqlConnection connection, string commandId, CancellationToken ct)
+    /// <summary>Produces a stored command unless it is produced already; true when this call produced it.</summary>
+    /// <param name="commandId">The stored command.</param>
+    /// <param name="mayBeOnTopic">False only for the request that stored it a moment ago: nobody else can have
+    /// produced it without holding the row lock and marking it. Otherwise a process that died after the broker's
+    /// acknowledgement may have left it on the topic unmarked, so the topic is searched first.</param>
+    /// <param name="ct">Cancellation.</param>
+    private async Task<bool> ProduceOnceAsync(string commandId, bool mayBeOnTopic, CancellationToken ct)
     {
-        var record = await connection.QuerySingleAsync<(string Topic, string Pool, byte[] Value, long Ms)>(new CommandDefinition(
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        // The lock serializes producers of one command (a retry racing the request it retries, the startup relay, a
+        // second API instance); a crash rolls the transaction back and frees it.
+        var record = await connection.QuerySingleAsync<(string Topic, string Pool, byte[] Value, long Ms, DateTime? ProducedAt)>(new CommandDefinition(
             """
-            SELECT c.topic, c.pool_id, a.value, a.timestamp_ms FROM durable.operator_commands c
+            SELECT c.topic, c.pool_id, a.value, a.timestamp_ms, c.produced_at FROM durable.operator_commands c
             JOIN durable.topic_archive a ON a.topic = c.topic AND a.event_id = c.event_id
             WHERE c.command_id = @commandId
-            """, new { commandId }, cancellationToken: ct));
-        await producer.ProduceAsync(record.Topic, new Message<string, byte[]>
+            FOR UPDATE OF c
+            """, new { commandId }, tx, cancellationToken: ct));
+        if (record.ProducedAt is not null)
         {
-            Key = record.Pool,
-            Value = record.Value,
-            Timestamp = new Timestamp(record.Ms, TimestampType.CreateTime),
-        }, ct);
+            await tx.CommitAsync(ct);
+            return false;
+        }
+
+        var produce = !mayBeOnTopic || !await Task.Run(() => finder.Contains(record.Topic, record.Value, record.Ms, ct), ct);
+        if (produce)
+        {
+            await producer.ProduceAsync(record.Topic, new Message<string, byte[]>
+            {
+                Key = record.Pool,
+                Value = record.Value,
+                Timestamp = new Timestamp(record.Ms, TimestampType.CreateTime),
+            }, ct);
+            LogProduced(logger, commandId, record.Topic, record.Pool);
+        }
+        else
+        {
+            LogFoundOnTopic(logger, commandId, record.Topic);
+        }
+
         await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE durable.operator_commands SET produced_at = now() WHERE command_id = @commandId", new { commandId }, cancellationToken: ct));
-        LogProduced(logger, commandId, record.Topic, record.Pool);
+            "UPDATE durable.operator_commands SET produced_at = now() WHERE command_id = @commandId", new { commandId }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        return produce;
     }
 
     private AvroSerializer<T> SerializerFor<T>()
@@ -154,4 +192,7 @@ public sealed partial class CommandPublisher(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Command {CommandId} produced to {Topic} (pool {Pool})")]
     private static partial void LogProduced(ILogger logger, string commandId, string topic, string pool);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Command {CommandId} was already on {Topic} though not marked produced (the API stopped right after producing it); marked, not produced again")]
+    private static partial void LogFoundOnTopic(ILogger logger, string commandId, string topic);
 }

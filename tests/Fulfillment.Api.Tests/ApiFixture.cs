@@ -8,6 +8,14 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Fulfillment.Api.Tests;
 
+/// <summary>One API fixture for every class that needs it: a second broker, registry, database and sink starting
+/// beside the first only slows both (on a loaded machine past their start-up wait).</summary>
+[CollectionDefinition(Name)]
+public sealed class ApiCollection : ICollectionFixture<ApiFixture>
+{
+    public const string Name = "api";
+}
+
 /// <summary>The API in process on a kernel-chosen port, with a live views sink feeding its views from the same topics,
 /// two tenants (acme: pool-a, pool-b; globex: pool-g) and some traffic already applied.</summary>
 public sealed class ApiFixture : IAsyncLifetime
@@ -30,6 +38,9 @@ public sealed class ApiFixture : IAsyncLifetime
     public HttpClient Globex { get; private set; } = null!;
 
     public HttpClient Anonymous { get; private set; } = null!;
+
+    /// <summary>The running API's services (its publisher, for relay tests).</summary>
+    public IServiceProvider Services => _app!.Services;
 
     public async Task InitializeAsync()
     {
@@ -76,8 +87,9 @@ public sealed class ApiFixture : IAsyncLifetime
         await p.SendAsync(Topics.Orders, "pool-g", Ev.Placed("pool-g", Ev.Order("o-g", ("l1", "SKU-1", 1)), Ev.T0));
         await p.SendAsync(Topics.StockLevels, "pool-g", Ev.Level("pool-g", "SKU-1", "WHG", 99, 0, Ev.T0));
         p.Flush();
-        await Eventually(async () => (await Acme.GetFromJsonAsync<JsonElement>("/stock?pageSize=10")).GetProperty("total").GetInt64() == 2);
-        await Eventually(async () => (await Acme.GetFromJsonAsync<JsonElement>("/backorders")).GetProperty("total").GetInt64() == 1);
+        // The first batch waits for the sink's start (group join, schema fetches): minutes on a loaded 2-core machine.
+        await Eventually(async () => (await Acme.GetFromJsonAsync<JsonElement>("/stock?pageSize=10")).GetProperty("total").GetInt64() == 2, seconds: 180);
+        await Eventually(async () => (await Acme.GetFromJsonAsync<JsonElement>("/backorders")).GetProperty("total").GetInt64() == 1, seconds: 60);
     }
 
     public async Task DisposeAsync()

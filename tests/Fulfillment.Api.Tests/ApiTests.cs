@@ -5,7 +5,8 @@ using System.Text.Json;
 
 namespace Fulfillment.Api.Tests;
 
-public sealed class ApiTests(ApiFixture f) : IClassFixture<ApiFixture>
+[Collection(ApiCollection.Name)]
+public sealed class ApiTests(ApiFixture f)
 {
     private static async Task<JsonElement> Json(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
