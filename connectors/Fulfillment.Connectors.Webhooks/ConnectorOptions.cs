@@ -28,6 +28,12 @@ public sealed class ConnectorOptions
     [Range(1, 16)]
     public int StoreWriters { get; set; } = 2;
 
+    /// <summary>How long the producer gathers records before sending (librdkafka <c>linger.ms</c>). Records go out after
+    /// the sender was answered, so this adds to how soon consumers see a delivery, not to the acknowledgement; longer
+    /// lingers make fewer, larger produce requests (the raw topic's key spreads records over every partition).</summary>
+    [Range(0, 1000)]
+    public int ProduceLingerMs { get; set; } = 20;
+
     /// <summary>How often stored deliveries that never reached Kafka are looked for.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(15);

@@ -47,6 +47,7 @@ public sealed partial class EventPublisher : BackgroundService
             ?? throw new InvalidOperationException("Kafka:SchemaRegistryUrl is required: normalized events are Avro with registered schemas");
         var config = KafkaDefaults.Producer(kafka.Value.BootstrapServers, "connector-webhooks");
         config.QueueBufferingMaxMessages = 1_000_000;
+        config.LingerMs = _options.ProduceLingerMs;
         _producer = new ProducerBuilder<string, byte[]>(config)
             .SetErrorHandler((_, e) => LogKafkaError(_logger, e.Code, e.Reason))
             .Build();

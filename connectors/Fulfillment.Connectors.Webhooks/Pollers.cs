@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -32,6 +33,7 @@ public sealed class PollCheckpoints(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("shop", shopId);
         command.Parameters.AddWithValue("c", cursor);
         await command.ExecuteNonQueryAsync(cancellationToken);
+        PollerMetrics.CheckpointSaved(source, shopId, cursor);
     }
 }
 
@@ -286,12 +288,15 @@ public sealed partial class PollerService(
             {
                 foreach (var shop in shops.ShopsOf(poller.Channel).Where(s => s.ApiBaseUrl is not null))
                 {
+                    var started = Stopwatch.GetTimestamp();
                     try
                     {
-                        await poller.PollAsync(shop, stoppingToken);
+                        var orders = await poller.PollAsync(shop, stoppingToken);
+                        PollerMetrics.Polled(poller.Channel, orders, Stopwatch.GetElapsedTime(started));
                     }
                     catch (Exception e) when (e is HttpRequestException or JsonException or NpgsqlException or TimeoutException or InvalidOperationException)
                     {
+                        PollerMetrics.Failed(poller.Channel, e, Stopwatch.GetElapsedTime(started));
                         LogPollFailed(logger, poller.Channel, shop.ShopId, e);
                     }
                 }

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using Fulfillment.Connectors.Channels;
 using Fulfillment.Schemas.Ingest;
@@ -32,8 +35,15 @@ public sealed record RawDeliveryRow(
         return new RawDeliveryRow(
             Guid.CreateVersion7(), result.Source, result.DeliveryId, result.Accepted, result.Status, result.Shop?.ShopId, result.Shop?.PoolId,
             delivery.Transport, result.EventType, delivery.Method, delivery.Path, delivery.RouteShop, delivery.ContentType,
-            delivery.Headers, delivery.Body.ToArray(), delivery.ReceivedAt, result.SignatureVerified, result.Reason);
+            delivery.Headers, WholeArrayOrCopy(delivery.Body), delivery.ReceivedAt, result.SignatureVerified, result.Reason);
     }
+
+    /// <summary>The body's own array when the memory covers all of it (the HTTP path reads each body into an array of
+    /// its exact length, never reused), else a copy.</summary>
+    private static byte[] WholeArrayOrCopy(ReadOnlyMemory<byte> body) =>
+        MemoryMarshal.TryGetArray(body, out var segment) && segment is { Array: { } array, Offset: 0 } && segment.Count == array.Length
+            ? array
+            : body.ToArray();
 
     /// <summary>The delivery as it arrived, for re-normalization.</summary>
     public InboundDelivery ToDelivery() => new(Transport, Method, Path, RouteShop, Headers, ContentType, Body, ReceivedAt);
@@ -41,7 +51,27 @@ public sealed record RawDeliveryRow(
     /// <summary>Event id of the raw record.</summary>
     public string RawEventId => Accepted ? RawEventIds.Accepted(Source, DeliveryId) : RawEventIds.Rejected(Source, Id);
 
-    internal string HeadersJson() => JsonSerializer.Serialize(Headers.Select(h => new[] { h.Key, h.Value }));
+    /// <summary>The headers as a JSON array of [name, value] pairs (the <c>headers</c> column).</summary>
+    internal string HeadersJson()
+    {
+        // Written directly rather than serialising a projection: this runs for every stored delivery.
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var (name, value) in Headers)
+            {
+                writer.WriteStartArray();
+                writer.WriteStringValue(name);
+                writer.WriteStringValue(value);
+                writer.WriteEndArray();
+            }
+
+            writer.WriteEndArray();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 
     internal static List<KeyValuePair<string, string>> ParseHeaders(string json) =>
         [.. (JsonSerializer.Deserialize<string[][]>(json) ?? []).Select(h => new KeyValuePair<string, string>(h[0], h[1]))];

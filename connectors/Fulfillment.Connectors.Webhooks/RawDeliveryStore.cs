@@ -27,9 +27,9 @@ public sealed partial class RawDeliveryStore : BackgroundService
                 AS t(id, source, delivery_id, accepted, status, shop_id, pool_id, transport, event_type,
                 request_method, request_path, route_shop, content_type, headers, body, received_at, signature_verified, rejection_reason)
             ON CONFLICT (source, delivery_id) WHERE accepted DO NOTHING
-            RETURNING id, received_at),
-        queued AS (INSERT INTO raw_unpublished (id, received_at) SELECT id, received_at FROM stored)
-        SELECT id FROM stored
+            RETURNING id),
+        queued AS (INSERT INTO raw_unpublished (id) SELECT id FROM stored)
+        SELECT n.ordinal FROM stored s JOIN unnest(@id) WITH ORDINALITY AS n(id, ordinal) ON n.id = s.id
         """;
 
     private readonly NpgsqlDataSource _dataSource;
@@ -58,19 +58,30 @@ public sealed partial class RawDeliveryStore : BackgroundService
         return pending.Completion.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>The smallest UUIDv7 of the given millisecond: ids of rows created earlier sort below it (Postgres compares
+    /// uuids bytewise, and a version 7 uuid starts with its big-endian Unix time in milliseconds).</summary>
+    public static Guid Version7Floor(DateTime time)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        var ms = Math.Max(0, new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)).ToUnixTimeMilliseconds());
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(bytes, ms << 16);
+        return new Guid(bytes, bigEndian: true);
+    }
+
     /// <summary>Records (batched, asynchronously) that the row's records are on Kafka.</summary>
     public void MarkPublished(Guid id) => _published.Writer.TryWrite(id);
 
-    /// <summary>Rows never confirmed on Kafka, received before <paramref name="receivedBefore"/>, oldest first.</summary>
+    /// <summary>Rows never confirmed on Kafka, stored before <paramref name="receivedBefore"/>, oldest first.</summary>
     public async Task<IReadOnlyList<RawDeliveryRow>> LoadUnpublishedAsync(DateTime receivedBefore, int limit, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand("""
             SELECT r.id, r.source, r.delivery_id, r.accepted, r.status, r.shop_id, r.pool_id, r.transport, r.event_type, r.request_method,
                    r.request_path, r.route_shop, r.content_type, r.headers::text, r.body, r.received_at, r.signature_verified, r.rejection_reason
             FROM raw_unpublished u JOIN raw_deliveries r ON r.id = u.id
-            WHERE u.received_at < @before ORDER BY u.received_at LIMIT @limit
+            WHERE u.id < @before ORDER BY u.id LIMIT @limit
             """);
-        command.Parameters.AddWithValue("before", receivedBefore);
+        // Ids of the millisecond of receivedBefore included: a row stored just now is due when SweepAfter is zero.
+        command.Parameters.AddWithValue("before", Version7Floor(receivedBefore.AddMilliseconds(1)));
         command.Parameters.AddWithValue("limit", limit);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<RawDeliveryRow>();
@@ -106,6 +117,9 @@ public sealed partial class RawDeliveryStore : BackgroundService
     private async Task WriteInsertsAsync(CancellationToken stoppingToken)
     {
         var batch = new List<PendingInsert>(_options.StoreBatchSize);
+        // Each writer keeps its own connection with the statement prepared on it: no pool round trip, no session reset and
+        // no parse/plan per batch. A failed batch drops the connection; the next batch opens a fresh one.
+        InsertWriter? writer = null;
         try
         {
             while (await _inserts.Reader.WaitToReadAsync(CancellationToken.None))
@@ -123,11 +137,12 @@ public sealed partial class RawDeliveryStore : BackgroundService
 
                 try
                 {
-                    var inserted = await InsertBatchAsync(batch, stoppingToken);
+                    writer ??= await InsertWriter.OpenAsync(_dataSource, _options.StoreBatchSize, stoppingToken);
+                    var inserted = await writer.InsertAsync(batch, stoppingToken);
                     ConnectorMetrics.StoreBatchRows.Observe(batch.Count);
-                    foreach (var item in batch)
+                    for (var i = 0; i < batch.Count; i++)
                     {
-                        item.Completion.TrySetResult(inserted.Contains(item.Row.Id));
+                        batch[i].Completion.TrySetResult(inserted[i]);
                     }
                 }
                 catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException or InvalidOperationException)
@@ -137,54 +152,32 @@ public sealed partial class RawDeliveryStore : BackgroundService
                     {
                         item.Completion.TrySetException(e);
                     }
+
+                    if (writer is not null)
+                    {
+                        await writer.DisposeAsync();
+                        writer = null;
+                    }
                 }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-    }
-
-    private async Task<HashSet<Guid>> InsertBatchAsync(List<PendingInsert> batch, CancellationToken cancellationToken)
-    {
-        var rows = batch.Select(b => b.Row).ToList();
-        await using var command = _dataSource.CreateCommand(InsertSql);
-        var p = command.Parameters;
-        p.Add(new NpgsqlParameter<Guid[]>("id", [.. rows.Select(r => r.Id)]));
-        p.Add(Text("source", rows.Select(r => r.Source)));
-        p.Add(Text("delivery_id", rows.Select(r => r.DeliveryId)));
-        p.Add(new NpgsqlParameter<bool[]>("accepted", [.. rows.Select(r => r.Accepted)]));
-        p.Add(Text("status", rows.Select(r => r.Status.ToString())));
-        p.Add(Text("shop_id", rows.Select(r => r.ShopId)));
-        p.Add(Text("pool_id", rows.Select(r => r.PoolId)));
-        p.Add(Text("transport", rows.Select(r => r.Transport.ToString())));
-        p.Add(Text("event_type", rows.Select(r => r.EventType)));
-        p.Add(Text("request_method", rows.Select(r => r.Method)));
-        p.Add(Text("request_path", rows.Select(r => r.Path)));
-        p.Add(Text("route_shop", rows.Select(r => r.RouteShop)));
-        p.Add(Text("content_type", rows.Select(r => r.ContentType)));
-        p.Add(Text("headers", rows.Select(r => r.HeadersJson())));
-        p.Add(new NpgsqlParameter("body", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = rows.Select(r => r.Body).ToArray() });
-        p.Add(new NpgsqlParameter("received_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = rows.Select(r => r.ReceivedAt).ToArray() });
-        p.Add(new NpgsqlParameter<bool[]>("signature_verified", [.. rows.Select(r => r.SignatureVerified)]));
-        p.Add(Text("rejection_reason", rows.Select(r => r.RejectionReason)));
-
-        var inserted = new HashSet<Guid>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        finally
         {
-            inserted.Add(reader.GetGuid(0));
+            if (writer is not null)
+            {
+                await writer.DisposeAsync();
+            }
         }
-
-        return inserted;
     }
-
-    private static NpgsqlParameter Text(string name, IEnumerable<string?> values) =>
-        new(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = values.ToArray() };
 
     private async Task WritePublishedAsync(CancellationToken stoppingToken)
     {
         var ids = new List<Guid>();
+        NpgsqlConnection? connection = null;
+        NpgsqlCommand? delete = null;
         try
         {
             while (await _published.Reader.WaitToReadAsync(CancellationToken.None))
@@ -197,24 +190,48 @@ public sealed partial class RawDeliveryStore : BackgroundService
 
                 try
                 {
-                    // Losing this mark in a crash only means a republish (same event ids, consumers deduplicate), so it
-                    // does not wait for its WAL flush: both statements run in the batch's one implicit transaction.
-                    await using var batch = _dataSource.CreateBatch();
-                    batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('synchronous_commit', 'off', true)"));
-                    var delete = new NpgsqlBatchCommand("DELETE FROM raw_unpublished WHERE id = ANY($1)");
-                    delete.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. ids] });
-                    batch.BatchCommands.Add(delete);
-                    await batch.ExecuteNonQueryAsync(stoppingToken);
+                    if (connection is null || delete is null)
+                    {
+                        connection = await _dataSource.OpenConnectionAsync(stoppingToken);
+                        // Losing this mark in a crash only means a republish (same event ids, consumers deduplicate), so
+                        // this connection's commits do not wait for their WAL flush.
+                        await using (var set = new NpgsqlCommand("SET synchronous_commit = off", connection))
+                        {
+                            await set.ExecuteNonQueryAsync(stoppingToken);
+                        }
+
+                        delete = new NpgsqlCommand("DELETE FROM raw_unpublished WHERE id = ANY($1)", connection);
+                        delete.Parameters.Add(new NpgsqlParameter<Guid[]> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+                        await delete.PrepareAsync(stoppingToken);
+                    }
+
+                    ((NpgsqlParameter<Guid[]>)delete.Parameters[0]).TypedValue = [.. ids];
+                    await delete.ExecuteNonQueryAsync(stoppingToken);
                 }
-                catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
+                catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException or InvalidOperationException)
                 {
                     // Unmarked rows are republished by the sweeper; their events carry the same ids, so consumers deduplicate.
                     LogMarkFailed(_logger, ids.Count, e);
+                    delete?.Dispose();
+                    delete = null;
+                    if (connection is not null)
+                    {
+                        await connection.DisposeAsync();
+                        connection = null;
+                    }
                 }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            delete?.Dispose();
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
         }
     }
 
@@ -227,5 +244,152 @@ public sealed partial class RawDeliveryStore : BackgroundService
     private sealed record PendingInsert(RawDeliveryRow Row)
     {
         public TaskCompletionSource<bool> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>One writer's connection and its prepared group-commit statement. The statement takes one array per column
+    /// (unnest), so a batch is one round trip whatever its size, and reports each row's ordinal if it was new.</summary>
+    private sealed class InsertWriter : IAsyncDisposable
+    {
+        private readonly NpgsqlConnection _connection;
+        private readonly NpgsqlCommand _command;
+        private readonly bool[] _inserted;
+
+        private InsertWriter(NpgsqlConnection connection, NpgsqlCommand command, int capacity)
+        {
+            _connection = connection;
+            _command = command;
+            _inserted = new bool[capacity];
+        }
+
+        public static async Task<InsertWriter> OpenAsync(NpgsqlDataSource dataSource, int capacity, CancellationToken cancellationToken)
+        {
+            var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            try
+            {
+                var command = new NpgsqlCommand(InsertSql, connection);
+                var p = command.Parameters;
+                p.Add(new NpgsqlParameter<Guid[]>("id", NpgsqlDbType.Array | NpgsqlDbType.Uuid));
+                foreach (var name in (string[])["source", "delivery_id"])
+                {
+                    p.Add(new NpgsqlParameter<string?[]>(name, NpgsqlDbType.Array | NpgsqlDbType.Text));
+                }
+
+                p.Add(new NpgsqlParameter<bool[]>("accepted", NpgsqlDbType.Array | NpgsqlDbType.Boolean));
+                foreach (var name in (string[])["status", "shop_id", "pool_id", "transport", "event_type", "request_method", "request_path", "route_shop", "content_type", "headers"])
+                {
+                    p.Add(new NpgsqlParameter<string?[]>(name, NpgsqlDbType.Array | NpgsqlDbType.Text));
+                }
+
+                p.Add(new NpgsqlParameter<byte[][]>("body", NpgsqlDbType.Array | NpgsqlDbType.Bytea));
+                p.Add(new NpgsqlParameter<DateTime[]>("received_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz));
+                p.Add(new NpgsqlParameter<bool[]>("signature_verified", NpgsqlDbType.Array | NpgsqlDbType.Boolean));
+                p.Add(new NpgsqlParameter<string?[]>("rejection_reason", NpgsqlDbType.Array | NpgsqlDbType.Text));
+                await command.PrepareAsync(cancellationToken);
+                return new InsertWriter(connection, command, capacity);
+            }
+            catch
+            {
+                await connection.DisposeAsync();
+                throw;
+            }
+        }
+
+        /// <summary>Stores the batch in one statement (its own transaction, committed durably); element i says whether
+        /// row i was new.</summary>
+        public async Task<bool[]> InsertAsync(List<PendingInsert> batch, CancellationToken cancellationToken)
+        {
+            var n = batch.Count;
+            var id = new Guid[n];
+            var source = new string?[n];
+            var deliveryId = new string?[n];
+            var accepted = new bool[n];
+            var status = new string?[n];
+            var shopId = new string?[n];
+            var poolId = new string?[n];
+            var transport = new string?[n];
+            var eventType = new string?[n];
+            var method = new string?[n];
+            var path = new string?[n];
+            var routeShop = new string?[n];
+            var contentType = new string?[n];
+            var headers = new string?[n];
+            var body = new byte[n][];
+            var receivedAt = new DateTime[n];
+            var signatureVerified = new bool[n];
+            var rejectionReason = new string?[n];
+            for (var i = 0; i < n; i++)
+            {
+                var r = batch[i].Row;
+                id[i] = r.Id;
+                source[i] = r.Source;
+                deliveryId[i] = r.DeliveryId;
+                accepted[i] = r.Accepted;
+                status[i] = StatusName(r.Status);
+                shopId[i] = r.ShopId;
+                poolId[i] = r.PoolId;
+                transport[i] = TransportName(r.Transport);
+                eventType[i] = r.EventType;
+                method[i] = r.Method;
+                path[i] = r.Path;
+                routeShop[i] = r.RouteShop;
+                contentType[i] = r.ContentType;
+                headers[i] = r.HeadersJson();
+                body[i] = r.Body;
+                receivedAt[i] = r.ReceivedAt;
+                signatureVerified[i] = r.SignatureVerified;
+                rejectionReason[i] = r.RejectionReason;
+            }
+
+            var p = _command.Parameters;
+            ((NpgsqlParameter<Guid[]>)p[0]).TypedValue = id;
+            ((NpgsqlParameter<string?[]>)p[1]).TypedValue = source;
+            ((NpgsqlParameter<string?[]>)p[2]).TypedValue = deliveryId;
+            ((NpgsqlParameter<bool[]>)p[3]).TypedValue = accepted;
+            ((NpgsqlParameter<string?[]>)p[4]).TypedValue = status;
+            ((NpgsqlParameter<string?[]>)p[5]).TypedValue = shopId;
+            ((NpgsqlParameter<string?[]>)p[6]).TypedValue = poolId;
+            ((NpgsqlParameter<string?[]>)p[7]).TypedValue = transport;
+            ((NpgsqlParameter<string?[]>)p[8]).TypedValue = eventType;
+            ((NpgsqlParameter<string?[]>)p[9]).TypedValue = method;
+            ((NpgsqlParameter<string?[]>)p[10]).TypedValue = path;
+            ((NpgsqlParameter<string?[]>)p[11]).TypedValue = routeShop;
+            ((NpgsqlParameter<string?[]>)p[12]).TypedValue = contentType;
+            ((NpgsqlParameter<string?[]>)p[13]).TypedValue = headers;
+            ((NpgsqlParameter<byte[][]>)p[14]).TypedValue = body;
+            ((NpgsqlParameter<DateTime[]>)p[15]).TypedValue = receivedAt;
+            ((NpgsqlParameter<bool[]>)p[16]).TypedValue = signatureVerified;
+            ((NpgsqlParameter<string?[]>)p[17]).TypedValue = rejectionReason;
+
+            var inserted = _inserted.Length >= n ? _inserted : new bool[n];
+            Array.Clear(inserted, 0, n);
+            await using (var reader = await _command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    // unnest … WITH ORDINALITY numbers the rows from 1.
+                    inserted[reader.GetInt64(0) - 1] = true;
+                }
+            }
+
+            return inserted;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _command.DisposeAsync();
+            await _connection.DisposeAsync();
+        }
+
+        private static string StatusName(DeliveryStatus status) => status switch
+        {
+            DeliveryStatus.Accepted => nameof(DeliveryStatus.Accepted),
+            _ => status.ToString(),
+        };
+
+        private static string TransportName(IngestTransport transport) => transport switch
+        {
+            IngestTransport.Webhook => nameof(IngestTransport.Webhook),
+            _ => transport.ToString(),
+        };
     }
 }

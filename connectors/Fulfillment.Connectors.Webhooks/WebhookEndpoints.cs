@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
 using Fulfillment.Connectors.Channels;
@@ -43,7 +44,7 @@ public static partial class WebhookEndpoints
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             ConnectorMetrics.Deliveries.WithLabels(receiver.Source, ConnectorMetrics.Outcomes.TooLarge).Inc();
-            await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, new { error = "body exceeds Connectors:MaxBodyBytes" });
+            await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "error", "body exceeds Connectors:MaxBodyBytes", null, null);
             return;
         }
 
@@ -71,7 +72,7 @@ public static partial class WebhookEndpoints
             // Not stored means not acknowledged: the sender's retry (or the reconciliation poll) brings it back.
             LogNotStored(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(WebhookEndpoints)), receiver.Source, e);
             ConnectorMetrics.Deliveries.WithLabels(receiver.Source, ConnectorMetrics.Outcomes.StoreFailed).Inc();
-            await WriteAsync(context, StatusCodes.Status503ServiceUnavailable, new { error = "delivery could not be stored; retry" });
+            await WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "error", "delivery could not be stored; retry", null, null);
             return;
         }
 
@@ -80,10 +81,9 @@ public static partial class WebhookEndpoints
             context.Response.Headers.RetryAfter = "60";
         }
 
-        object answer = reply.StatusCode == StatusCodes.Status200OK
-            ? new { status = reply.MetricOutcome, delivery_id = reply.DeliveryId }
-            : new { error = reply.Reason, status = reply.MetricOutcome };
-        await WriteAsync(context, reply.StatusCode, answer);
+        await (reply.StatusCode == StatusCodes.Status200OK
+            ? WriteAsync(context, reply.StatusCode, "status", reply.MetricOutcome, "delivery_id", reply.DeliveryId)
+            : WriteAsync(context, reply.StatusCode, "error", reply.Reason, "status", reply.MetricOutcome));
         ConnectorMetrics.AckDuration.WithLabels(receiver.Source).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
@@ -113,11 +113,28 @@ public static partial class WebhookEndpoints
         return buffer.ToArray();
     }
 
-    private static Task WriteAsync(HttpContext context, int status, object body)
+    /// <summary>Answers with a JSON object of up to two string members, sized up front (Content-Length, no chunking).</summary>
+    private static Task WriteAsync(HttpContext context, int status, string name1, string? value1, string? name2, string? value2)
     {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        return context.Response.WriteAsync(JsonSerializer.Serialize(body), context.RequestAborted);
+        // Written straight to a small buffer rather than serialising an anonymous object: this is every request's answer.
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString(name1, value1);
+            if (name2 is not null)
+            {
+                writer.WriteString(name2, value2);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        var response = context.Response;
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        response.ContentLength = buffer.WrittenCount;
+        return response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted).AsTask();
     }
 
     private static DateTime TruncateToMillis(DateTime t) => new(t.Ticks - (t.Ticks % TimeSpan.TicksPerMillisecond), DateTimeKind.Utc);

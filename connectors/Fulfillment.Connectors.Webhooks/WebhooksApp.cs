@@ -34,7 +34,11 @@ public static class WebhooksApp
         services.AddValidatedOptions<ChannelsOptions>(ChannelsOptions.Section);
         services.AddValidatedOptions<ConnectorOptions>(ConnectorOptions.Section);
         var maxBody = builder.Configuration.GetSection(ConnectorOptions.Section).GetValue<int?>(nameof(ConnectorOptions.MaxBodyBytes)) ?? new ConnectorOptions().MaxBodyBytes;
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = maxBody;
+            k.AddServerHeader = false;
+        });
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp =>

@@ -108,12 +108,12 @@ public class ShopifyWebhookTests(ConnectorStack stack)
     public async Task Delivery_UnknownShop_Returns404AndIsCounted()
     {
         var body = Payloads.ShopifyOrder(Payloads.NewId());
-        var before = await MetricAsync("fulfillment_connector_deliveries_total{source=\"shopify\",outcome=\"unknown_shop\"}");
+        var before = await MetricAsync("fulfillment_connector_deliveries_total{channel=\"shopify\",outcome=\"unknown_shop\"}");
 
         var reply = await stack.Http.PostAsync(Path, body, ShopifyHeaders(body, Guid.NewGuid().ToString(), shop: "stranger.myshopify.com"));
 
         reply.Status.ShouldBe(HttpStatusCode.NotFound);
-        (await MetricAsync("fulfillment_connector_deliveries_total{source=\"shopify\",outcome=\"unknown_shop\"}")).ShouldBe(before + 1);
+        (await MetricAsync("fulfillment_connector_deliveries_total{channel=\"shopify\",outcome=\"unknown_shop\"}")).ShouldBe(before + 1);
     }
 
     [Fact]
@@ -203,13 +203,13 @@ public class ShopifyWebhookTests(ConnectorStack stack)
     public async Task Metrics_AfterRejectedDelivery_ExposeOutcomeCounterAndAckHistogram()
     {
         var body = Payloads.ShopifyOrder(Payloads.NewId());
-        var before = await MetricAsync("fulfillment_connector_deliveries_total{source=\"shopify\",outcome=\"unauthorized\"}");
+        var before = await MetricAsync("fulfillment_connector_deliveries_total{channel=\"shopify\",outcome=\"unauthorized\"}");
 
         await stack.Http.PostAsync(Path, body, ShopifyHeaders(body, Guid.NewGuid().ToString(), sign: false));
 
-        (await MetricAsync("fulfillment_connector_deliveries_total{source=\"shopify\",outcome=\"unauthorized\"}")).ShouldBe(before + 1);
+        (await MetricAsync("fulfillment_connector_deliveries_total{channel=\"shopify\",outcome=\"unauthorized\"}")).ShouldBe(before + 1);
         var text = await stack.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        text.ShouldContain("fulfillment_connector_ack_duration_seconds_bucket{source=\"shopify\"");
+        text.ShouldContain("fulfillment_connector_ack_duration_seconds_bucket{channel=\"shopify\"");
     }
 
     [Fact]
@@ -240,7 +240,7 @@ public class ShopifyWebhookTests(ConnectorStack stack)
         var stranger = $"flood-{Guid.NewGuid():N}.myshopify.com";
         var body = Payloads.ShopifyOrder(Payloads.NewId());
         var eventIds = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid().ToString()).ToList();
-        var before = await MetricAsync("fulfillment_connector_deliveries_total{source=\"shopify\",outcome=\"rate_limited\"}");
+        var before = await MetricAsync("fulfillment_connector_deliveries_total{channel=\"shopify\",outcome=\"rate_limited\"}");
 
         var replies = new List<Reply>();
         foreach (var eventId in eventIds)
@@ -256,7 +256,7 @@ public class ShopifyWebhookTests(ConnectorStack stack)
             (await stack.StoredAsync("shopify", eventIds[i])).Count.ShouldBe(i < 3 ? 1 : 0);
         }
 
-        (await MetricAsync("fulfillment_connector_deliveries_total{source=\"shopify\",outcome=\"rate_limited\"}")).ShouldBe(before + 2);
+        (await MetricAsync("fulfillment_connector_deliveries_total{channel=\"shopify\",outcome=\"rate_limited\"}")).ShouldBe(before + 2);
         // Another unknown key has its own budget.
         (await stack.Http.PostAsync(Path, body, ShopifyHeaders(body, Guid.NewGuid().ToString(), shop: $"other-{Guid.NewGuid():N}.myshopify.com")))
             .Status.ShouldBe(HttpStatusCode.NotFound);

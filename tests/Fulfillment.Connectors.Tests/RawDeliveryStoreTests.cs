@@ -1,0 +1,76 @@
+using System.Text;
+using CsCheck;
+using Fulfillment.Connectors.Channels;
+using Fulfillment.Connectors.Tests.Infrastructure;
+using Fulfillment.Connectors.Webhooks;
+using Fulfillment.Schemas.Ingest;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Fulfillment.Connectors.Tests;
+
+[Collection(ConnectorStackCollection.Name)]
+public class RawDeliveryStoreTests(ConnectorStack stack)
+{
+    [Fact]
+    public void Version7Floor_AnyTime_SortsBelowIdsOfThatMillisecondAndAboveEarlierOnes()
+    {
+        // Postgres orders uuids bytewise; the sweeper's "stored before T" is a range of the outbox's primary key.
+        Gen.Long[0, 253_402_300_799_000L - 2].Sample(ms =>
+        {
+            var time = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+            var floor = RawDeliveryStore.Version7Floor(time.UtcDateTime);
+            var next = RawDeliveryStore.Version7Floor(time.UtcDateTime.AddMilliseconds(1));
+            var id = Guid.CreateVersion7(time);
+            Compare(floor, id).ShouldBeLessThanOrEqualTo(0);
+            Compare(id, next).ShouldBeLessThan(0);
+        });
+    }
+
+    [Fact]
+    public async Task ConcurrentInserts_DuplicatesInAndAcrossBatches_EachDeliveryReportedNewExactlyOnceAndEveryRowStored()
+    {
+        var store = stack.Services.GetRequiredService<RawDeliveryStore>();
+        var source = $"groupcommit-{Guid.NewGuid():N}";
+        var deliveryIds = Enumerable.Range(0, 60).Select(i => $"evt-{i}").ToArray();
+        // Each accepted delivery arrives three times at once (they land in the same batch or in concurrent batches), and
+        // a rejected delivery with the same id each time: rejected rows are kept but never take part in dedupe.
+        var rows = deliveryIds.SelectMany(d => new[] { Row(source, d, true), Row(source, d, true), Row(source, d, false), Row(source, d, true) })
+            .OrderBy(_ => Random.Shared.Next()).ToArray();
+
+        var results = await Task.WhenAll(rows.Select(r => Task.Run(() => store.InsertAsync(r, CancellationToken.None))));
+
+        var byRow = rows.Zip(results);
+        foreach (var d in deliveryIds)
+        {
+            byRow.Count(x => x.First.DeliveryId == d && x.First.Accepted && x.Second).ShouldBe(1, d);
+            byRow.Single(x => x.First.DeliveryId == d && !x.First.Accepted).Second.ShouldBeTrue(d);
+        }
+
+        await using var connection = new NpgsqlConnection(stack.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FILTER (WHERE accepted), count(*) FILTER (WHERE NOT accepted) FROM raw_deliveries WHERE source = @s", connection);
+        command.Parameters.AddWithValue("s", source);
+        await using var reader = await command.ExecuteReaderAsync();
+        (await reader.ReadAsync()).ShouldBeTrue();
+        reader.GetInt64(0).ShouldBe(deliveryIds.Length);
+        reader.GetInt64(1).ShouldBe(deliveryIds.Length);
+    }
+
+    private static RawDeliveryRow Row(string source, string deliveryId, bool accepted) => new(
+        Guid.CreateVersion7(), source, deliveryId, accepted, accepted ? DeliveryStatus.Accepted : DeliveryStatus.Unauthorized,
+        "shop", "pool", IngestTransport.Webhook, "orders/create", "POST", "/webhooks/test", null, "application/json",
+        [new("X-Test", deliveryId)], Encoding.UTF8.GetBytes($$"""{"id":"{{deliveryId}}"}"""), DateTime.UtcNow, accepted,
+        accepted ? null : "signature does not match");
+
+    /// <summary>Bytewise, as Postgres compares uuids (Npgsql sends them in RFC 4122 byte order).</summary>
+    private static int Compare(Guid a, Guid b)
+    {
+        Span<byte> x = stackalloc byte[16];
+        Span<byte> y = stackalloc byte[16];
+        a.TryWriteBytes(x, bigEndian: true, out _);
+        b.TryWriteBytes(y, bigEndian: true, out _);
+        return x.SequenceCompareTo(y);
+    }
+}
