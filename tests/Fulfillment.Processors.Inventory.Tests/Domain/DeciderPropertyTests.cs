@@ -152,6 +152,7 @@ public class DeciderPropertyTests
         }
 
         var reported = new Dictionary<(string Channel, string? Shop, string Sku), int>();
+        var placed = new Dictionary<string, PlaceOrder>();
         var movementSum = new Dictionary<(string, string), int>();
         var transferSkus = new Dictionary<string, string>();
         var accepted = new HashSet<string>();
@@ -176,6 +177,20 @@ public class DeciderPropertyTests
             if (!events.OfType<CommandRejected>().Any())
             {
                 routing.Apply(command);
+                if (command is PlaceOrder p)
+                {
+                    placed[p.OrderId] = p;
+                }
+            }
+
+            if (command is ReceiveStock && !events.OfType<AllocationReleased>().Any())
+            {
+                // One fill pass: backorders are served FIFO (priority higher first, then placed earlier, then order id).
+                var filled = events.OfType<AllocationDecided>().Where(d => d.RuleTrail[0].StartsWith("backorder fill", StringComparison.Ordinal))
+                    .Select(d => placed[d.OrderId]).ToList();
+                filled.ShouldBe(
+                    [.. filled.OrderByDescending(o => o.Priority).ThenBy(o => o.PlacedAt).ThenBy(o => o.OrderId, StringComparer.Ordinal)],
+                    "backorders filled out of FIFO order");
             }
 
             CheckRouting(pool.State, routing, allocatedBefore);
