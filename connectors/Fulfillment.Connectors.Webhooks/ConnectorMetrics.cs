@@ -2,7 +2,8 @@ using Prometheus;
 
 namespace Fulfillment.Connectors.Webhooks;
 
-/// <summary>Connector metrics; names follow <c>fulfillment_connector_*</c> with the unit as suffix.</summary>
+/// <summary>Connector metrics; names follow <c>fulfillment_connector_*</c> with the unit as suffix. The <c>channel</c>
+/// label is the receiving connector's source name, the same concept the sinks label <c>channel</c>.</summary>
 internal static class ConnectorMetrics
 {
     /// <summary>Outcome label values.</summary>
@@ -21,15 +22,15 @@ internal static class ConnectorMetrics
 
     public static readonly Counter Deliveries = Metrics.CreateCounter(
         "fulfillment_connector_deliveries_total",
-        "Inbound deliveries by source and outcome (accepted, duplicate, ping, unauthorized, unknown_shop, malformed, too_large, store_failed, rate_limited).",
-        new CounterConfiguration { LabelNames = ["source", "outcome"] });
+        "Inbound deliveries by channel (the receiving connector: shopify, woocommerce, amazon, ebay, tiktok-shop, or a carrier/3PL source) and outcome (accepted, duplicate, ping, unauthorized, unknown_shop, malformed, too_large, store_failed, rate_limited).",
+        new CounterConfiguration { LabelNames = ["channel", "outcome"] });
 
     public static readonly Histogram AckDuration = Metrics.CreateHistogram(
         "fulfillment_connector_ack_duration_seconds",
         "Time from the start of a webhook request to its answer, raw delivery stored.",
         new HistogramConfiguration
         {
-            LabelNames = ["source"],
+            LabelNames = ["channel"],
             Buckets = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
         });
 
@@ -49,8 +50,8 @@ internal static class ConnectorMetrics
 
     public static readonly Counter UnknownSkuLines = Metrics.CreateCounter(
         "fulfillment_connector_unknown_sku_lines_total",
-        "Order lines flagged UnknownSku, by source.",
-        new CounterConfiguration { LabelNames = ["source"] });
+        "Order lines flagged UnknownSku, by channel.",
+        new CounterConfiguration { LabelNames = ["channel"] });
 
     public static readonly Counter Republished = Metrics.CreateCounter(
         "fulfillment_connector_republished_deliveries_total",

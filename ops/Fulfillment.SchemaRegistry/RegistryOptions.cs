@@ -22,9 +22,9 @@ public sealed class RegistryOptions
 internal static class RegistryMetrics
 {
     public static readonly Counter Registered = Metrics.CreateCounter(
-        "schema_registry_schemas_registered_total", "New subject versions registered.");
+        "fulfillment_schema_registry_schemas_registered_total", "New subject versions registered.");
 
     public static readonly Counter Rejected = Metrics.CreateCounter(
-        "schema_registry_requests_rejected_total", "Requests answered with a registry error, by HTTP status and error code.",
+        "fulfillment_schema_registry_requests_rejected_total", "Requests answered with a registry error, by HTTP status and error code.",
         new CounterConfiguration { LabelNames = ["status", "error_code"] });
 }

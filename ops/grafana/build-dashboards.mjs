@@ -155,7 +155,7 @@ function dashboard(uid, title, description, build) {
 const q = {
   quantile: (p, metric, by = '', selector = '') =>
     `histogram_quantile(${p}, sum by (le${by ? ', ' + by : ''}) (rate(${metric}_bucket${selector}[${rate}])))`,
-  deliveries: (outcome, by = 'source') =>
+  deliveries: (outcome, by = 'channel') =>
     `sum${by ? ` by (${by}) ` : ''}(rate(fulfillment_connector_deliveries_total${outcome ? `{outcome="${outcome}"}` : ''}[${rate}]))`,
   pushes: (outcome, by) =>
     `sum by (${by}) (rate(fulfillment_channel_sync_push_attempts_total${outcome ? `{outcome=~"${outcome}"}` : ''}[${rate}]))`,
@@ -175,6 +175,10 @@ const dashboards = {
       }),
       stat('Consumer lag', 'sum(fulfillment_runtime_consumer_lag_records) or vector(0)', { unit: 'short', steps: [[null, 'green'], [1000, 'orange'], [10000, 'red']] }),
       stat('Dead letters (1 h)', `sum(increase(fulfillment_runtime_dead_letters_total[1h])) or vector(0)`, { steps: [[null, 'green'], [1, 'red']], description: 'Records the processors dead-lettered in the last hour.' }),
+      stat('Views freshness p99', q.quantile(0.99, 'fulfillment_views_sink_stock_freshness_seconds'), {
+        w: 12, unit: 's', steps: [[null, 'green'], [freshnessSlo, 'red']], description: 'Age of a stock-level change when its row commits in the Postgres views, from its input reaching Kafka (SLO 500 ms).',
+      }),
+      stat('Views sink lag', 'sum(fulfillment_views_sink_consumer_lag_records) or vector(0)', { w: 12, unit: 'short', steps: [[null, 'green'], [1000, 'orange'], [10000, 'red']] }),
       row('Flow'),
       ts('Pipeline throughput', [
         [q.deliveries('accepted', ''), 'webhooks accepted'],
@@ -187,8 +191,9 @@ const dashboards = {
       ts('Latency (p99)', [
         [q.quantile(0.99, 'fulfillment_connector_ack_duration_seconds'), 'webhook ack'],
         [q.quantile(0.99, 'fulfillment_runtime_event_age_at_output_seconds'), 'processor freshness'],
-        [q.quantile(0.99, 'fulfillment_runtime_commit_latency_seconds'), 'processor commit'],
-        [q.quantile(0.99, 'fulfillment_views_sink_batch_seconds'), 'views sink batch'],
+        [q.quantile(0.99, 'fulfillment_runtime_commit_duration_seconds'), 'processor commit'],
+        [q.quantile(0.99, 'fulfillment_views_sink_batch_duration_seconds'), 'views sink batch'],
+        [q.quantile(0.99, 'fulfillment_views_sink_stock_freshness_seconds'), 'views freshness (stock level)'],
       ], { unit: 's', threshold: freshnessSlo }),
       row('Errors'),
       ts('Errors per second', [
@@ -208,18 +213,18 @@ const dashboards = {
   channels: dashboard('fulfillment-channels', 'Fulfillment · Channels',
     'Inbound channel traffic at the webhook connector (webhooks and pollers share one ingest pipeline): deliveries by channel and outcome, signature failures, dedupes, latency, publishing to Kafka.', () => [
       row('Deliveries'),
-      ts('Accepted deliveries by channel', [[q.deliveries('accepted'), '{{source}}']], { unit: 'reqps', stack: true, description: 'Webhook, queue and poll deliveries stored and acknowledged.' }),
+      ts('Accepted deliveries by channel', [[q.deliveries('accepted'), '{{channel}}']], { unit: 'reqps', stack: true, description: 'Webhook, queue and poll deliveries stored and acknowledged.' }),
       ts('Deliveries by outcome', [[q.deliveries('', 'outcome'), '{{outcome}}']], { unit: 'reqps', stack: true }),
-      ts('Signature failures by channel', [[q.deliveries('unauthorized'), '{{source}}']], { unit: 'reqps', description: 'HMAC / signature verification failed (HTTP 401): a wrong or rotated secret, or someone probing the endpoint.' }),
-      ts('Duplicates (deduped) by channel', [[q.deliveries('duplicate'), '{{source}}']], { unit: 'reqps', description: 'Redeliveries recognised by vendor delivery id and not processed again; polls overlapping webhooks land here too.' }),
+      ts('Signature failures by channel', [[q.deliveries('unauthorized'), '{{channel}}']], { unit: 'reqps', description: 'HMAC / signature verification failed (HTTP 401): a wrong or rotated secret, or someone probing the endpoint.' }),
+      ts('Duplicates (deduped) by channel', [[q.deliveries('duplicate'), '{{channel}}']], { unit: 'reqps', description: 'Redeliveries recognised by vendor delivery id and not processed again; polls overlapping webhooks land here too.' }),
       ts('Rejected deliveries by channel and outcome', [
-        [`sum by (source, outcome) (rate(fulfillment_connector_deliveries_total{outcome=~"malformed|too_large|unknown_shop|rate_limited|store_failed"}[${rate}]))`, '{{source}} {{outcome}}'],
+        [`sum by (channel, outcome) (rate(fulfillment_connector_deliveries_total{outcome=~"malformed|too_large|unknown_shop|rate_limited|store_failed"}[${rate}]))`, '{{channel}} {{outcome}}'],
       ], { unit: 'reqps' }),
-      ts('Order lines with unknown SKU by channel', [[`sum by (source) (rate(fulfillment_connector_unknown_sku_lines_total[${rate}]))`, '{{source}}']], { unit: 'ops' }),
+      ts('Order lines with unknown SKU by channel', [[`sum by (channel) (rate(fulfillment_connector_unknown_sku_lines_total[${rate}]))`, '{{channel}}']], { unit: 'ops' }),
       row('Latency'),
       ts('Webhook ack p50 / p99 by channel', [
-        [q.quantile(0.5, 'fulfillment_connector_ack_duration_seconds', 'source'), 'p50 {{source}}'],
-        [q.quantile(0.99, 'fulfillment_connector_ack_duration_seconds', 'source'), 'p99 {{source}}'],
+        [q.quantile(0.5, 'fulfillment_connector_ack_duration_seconds', 'channel'), 'p50 {{channel}}'],
+        [q.quantile(0.99, 'fulfillment_connector_ack_duration_seconds', 'channel'), 'p99 {{channel}}'],
       ], { unit: 's', description: 'Request start to answer, raw delivery committed to Postgres.' }),
       ts('Raw store group-commit size', [
         [q.quantile(0.5, 'fulfillment_connector_raw_store_batch_rows'), 'p50'],
@@ -232,6 +237,23 @@ const dashboards = {
         [`sum(rate(fulfillment_connector_produce_failures_total[${rate}]))`, 'produce failures /s'],
         [`sum(rate(fulfillment_connector_republished_deliveries_total[${rate}]))`, 'republished by sweeper /s'],
       ], { unit: 'short', description: 'Stored deliveries not yet acknowledged by Kafka; the sweeper republishes what the live path missed.' }),
+      row('Pollers'),
+      ts('Polls by channel and outcome', [[`sum by (channel, outcome) (rate(fulfillment_connector_polls_total[${rate}]))`, '{{channel}} {{outcome}}']], {
+        unit: 'ops', stack: true, description: 'Amazon getOrders, WooCommerce reconciliation and eBay getOrders, one poll per shop per interval.',
+      }),
+      ts('Orders fetched by polls', [[`sum by (channel) (rate(fulfillment_connector_polled_orders_total[${rate}]))`, '{{channel}}']], {
+        unit: 'ops', stack: true, description: 'Each goes through the raw-first pipeline; orders webhooks already brought end as duplicates above.',
+      }),
+      ts('Poll errors by channel and error', [[`sum by (channel, error) (increase(fulfillment_connector_poll_errors_total[${rate}]))`, '{{channel}} {{error}}']], {
+        unit: 'short', description: 'The checkpoint stays and the next poll retries.',
+      }),
+      ts('Poll checkpoint age by shop', [['max by (channel, shop) (fulfillment_connector_poll_checkpoint_age_seconds)', '{{channel}} {{shop}}']], {
+        unit: 's', threshold: 3600, description: 'How far back the next poll starts; grows when polls fail or fall behind (ticket above 1 h for 15 minutes).',
+      }),
+      ts('Poll duration by channel', [
+        [q.quantile(0.5, 'fulfillment_connector_poll_duration_seconds', 'channel'), 'p50 {{channel}}'],
+        [q.quantile(0.99, 'fulfillment_connector_poll_duration_seconds', 'channel'), 'p99 {{channel}}'],
+      ], { unit: 's', description: 'Paging and the channels\' documented rate limits (token buckets) included.' }),
     ]),
 
   'allocation-inventory': dashboard('fulfillment-allocation-inventory', 'Fulfillment · Allocation and inventory',
@@ -249,14 +271,29 @@ const dashboards = {
       ]], { unit: 'short' }),
       row('Decider'),
       ts('Decider latency per record', [
-        [q.quantile(0.5, 'fulfillment_runtime_processing_latency_seconds', 'application'), 'p50 {{application}}'],
-        [q.quantile(0.99, 'fulfillment_runtime_processing_latency_seconds', 'application'), 'p99 {{application}}'],
-        [q.quantile(0.999, 'fulfillment_runtime_processing_latency_seconds', 'application'), 'p99.9 {{application}}'],
+        [q.quantile(0.5, 'fulfillment_runtime_processing_duration_seconds', 'application'), 'p50 {{application}}'],
+        [q.quantile(0.99, 'fulfillment_runtime_processing_duration_seconds', 'application'), 'p99 {{application}}'],
+        [q.quantile(0.999, 'fulfillment_runtime_processing_duration_seconds', 'application'), 'p99.9 {{application}}'],
       ], { unit: 's', description: 'Handler time for one input record: decode, decide, encode outputs.' }),
       ts('Dead letters by reason', [[`sum by (application, reason) (rate(fulfillment_runtime_dead_letters_total[${rate}]))`, '{{application}} {{reason}}']], { unit: 'ops' }),
       row('State'),
       ts('Restore: changelog records remaining', [['sum by (application, store) (fulfillment_runtime_restore_remaining_records)', '{{application}} {{store}}']], { unit: 'short' }),
       ts('Restore: records read', [[`sum by (application, store) (rate(fulfillment_runtime_restored_records_total[${rate}]))`, '{{application}} {{store}}']], { unit: 'ops' }),
+      row('Outcomes and stock (as the views take them in)'),
+      ts('Allocation outcomes', [[`sum by (outcome) (rate(fulfillment_views_sink_allocation_outcomes_total[${rate}]))`, '{{outcome}}']], {
+        unit: 'ops', stack: true, description: 'allocated: one location; split: several; backordered; released. A backorder fill is a new decision and counts again.',
+      }),
+      ts('Split and backorder rates', [
+        [`sum(rate(fulfillment_views_sink_allocation_outcomes_total{outcome="split"}[${rate}])) / sum(rate(fulfillment_views_sink_allocation_outcomes_total{outcome=~"allocated|split"}[${rate}]))`, 'split share of allocations'],
+        [`sum(rate(fulfillment_views_sink_allocation_outcomes_total{outcome="backordered"}[${rate}])) / sum(rate(fulfillment_views_sink_allocation_outcomes_total{outcome=~"allocated|split|backordered"}[${rate}]))`, 'backorders per decision'],
+      ], { unit: 'percentunit' }),
+      ts('Stock available by location', [['sum by (pool, location) (fulfillment_views_sink_stock_available_units)', '{{pool}} {{location}}']], {
+        unit: 'short', description: 'Units available to allocate, summed over SKUs (stock_levels in the views, refreshed at most every 10 s).',
+      }),
+      ts('Drift detected', [
+        [`sum by (detected_by) (increase(fulfillment_views_sink_drift_detected_total[${rate}]))`, 'reports {{detected_by}}'],
+        [`sum by (detected_by) (increase(fulfillment_views_sink_drift_units_total[${rate}]))`, 'units {{detected_by}}'],
+      ], { unit: 'short', description: 'A count or a 3PL snapshot disagreeing with the books: the books follow the count; the ledger keeps the correction.' }),
     ]),
 
   pipeline: dashboard('fulfillment-pipeline', 'Fulfillment · Pipeline lag and freshness',
@@ -264,19 +301,26 @@ const dashboards = {
       row('Lag'),
       ts('Consumer lag by topic', [['sum by (application, topic) (fulfillment_runtime_consumer_lag_records)', '{{application}} {{topic}}']], { unit: 'short', threshold: 10000, description: 'High watermark minus next offset to process; the alert fires above 10,000 for 5 minutes.' }),
       ts('Most-lagging partitions', [['topk(10, max by (application, topic, partition) (fulfillment_runtime_consumer_lag_records))', '{{topic}} [{{partition}}]']], { unit: 'short' }),
+      ts('Views sink lag by topic', [['sum by (topic) (fulfillment_views_sink_consumer_lag_records)', '{{topic}}']], {
+        unit: 'short', threshold: 10000, description: 'High watermark minus the next offset the views sink reads, as of its last batch; the alert fires above 10,000 for 5 minutes.',
+      }),
       row('Freshness'),
       ts('Processor freshness (event age at output)', [
         [q.quantile(0.5, 'fulfillment_runtime_event_age_at_output_seconds', 'application'), 'p50 {{application}}'],
         [q.quantile(0.99, 'fulfillment_runtime_event_age_at_output_seconds', 'application'), 'p99 {{application}}'],
       ], { unit: 's', threshold: freshnessSlo, description: 'Wall-clock age of the input record when its output was forwarded; the red line is the 500 ms p99 SLO.' }),
       ts('Commit latency', [
-        [q.quantile(0.5, 'fulfillment_runtime_commit_latency_seconds', 'application'), 'p50 {{application}}'],
-        [q.quantile(0.99, 'fulfillment_runtime_commit_latency_seconds', 'application'), 'p99 {{application}}'],
+        [q.quantile(0.5, 'fulfillment_runtime_commit_duration_seconds', 'application'), 'p50 {{application}}'],
+        [q.quantile(0.99, 'fulfillment_runtime_commit_duration_seconds', 'application'), 'p99 {{application}}'],
       ], { unit: 's', description: 'Flush outputs and changelogs, write state, commit offsets.' }),
-      ts('Commits per second', [[`sum by (application) (rate(fulfillment_runtime_commit_latency_seconds_count[${rate}]))`, '{{application}}']], { unit: 'ops' }),
+      ts('Commits per second', [[`sum by (application) (rate(fulfillment_runtime_commit_duration_seconds_count[${rate}]))`, '{{application}}']], { unit: 'ops' }),
+      ts('Views freshness (stock-level change age at commit)', [
+        [q.quantile(0.5, 'fulfillment_views_sink_stock_freshness_seconds'), 'p50'],
+        [q.quantile(0.99, 'fulfillment_views_sink_stock_freshness_seconds'), 'p99'],
+      ], { unit: 's', threshold: freshnessSlo, description: 'From the input reaching Kafka (the processor\'s stream time) to the stock_levels row committed: what availability answers from. Red line: the 500 ms p99 SLO.' }),
       ts('Views sink write latency', [
-        [q.quantile(0.5, 'fulfillment_views_sink_batch_seconds'), 'p50'],
-        [q.quantile(0.99, 'fulfillment_views_sink_batch_seconds'), 'p99'],
+        [q.quantile(0.5, 'fulfillment_views_sink_batch_duration_seconds'), 'p50'],
+        [q.quantile(0.99, 'fulfillment_views_sink_batch_duration_seconds'), 'p99'],
       ], { unit: 's', description: 'Last hop to the Postgres views.' }),
       row('Throughput'),
       ts('Records in / out by application', [
@@ -291,14 +335,18 @@ const dashboards = {
       row('Views sink'),
       ts('Records written by topic', [[`sum by (topic) (rate(fulfillment_views_sink_records_total[${rate}]))`, '{{topic}}']], { unit: 'ops', stack: true }),
       ts('Batch write latency', [
-        [q.quantile(0.5, 'fulfillment_views_sink_batch_seconds'), 'p50'],
-        [q.quantile(0.99, 'fulfillment_views_sink_batch_seconds'), 'p99'],
+        [q.quantile(0.5, 'fulfillment_views_sink_batch_duration_seconds'), 'p50'],
+        [q.quantile(0.99, 'fulfillment_views_sink_batch_duration_seconds'), 'p99'],
       ], { unit: 's' }),
       ts('Batches and batch size', [
-        [`sum(rate(fulfillment_views_sink_batch_seconds_count[${rate}]))`, 'batches /s'],
-        [`sum(rate(fulfillment_views_sink_records_total[${rate}])) / sum(rate(fulfillment_views_sink_batch_seconds_count[${rate}]))`, 'records per batch'],
+        [`sum(rate(fulfillment_views_sink_batch_duration_seconds_count[${rate}]))`, 'batches /s'],
+        [`sum(rate(fulfillment_views_sink_records_total[${rate}])) / sum(rate(fulfillment_views_sink_batch_duration_seconds_count[${rate}]))`, 'records per batch'],
       ], { unit: 'short' }),
       ts('Rejected records (kept in sink_rejects)', [[`sum(rate(fulfillment_views_sink_rejected_total[${rate}]))`, 'rejected /s']], { unit: 'ops' }),
+      ts('Postgres and registry errors retried', [[`sum by (operation, reason) (increase(fulfillment_views_sink_transient_errors_total[${rate}]))`, '{{operation}} {{reason}}']], {
+        unit: 'short', description: 'Server restarting (57P01/57P03), connection lost (08xxx, io), registry 5xx: the transaction is redone with backoff, nothing is lost.',
+      }),
+      ts('Consumer lag by topic', [['sum by (topic) (fulfillment_views_sink_consumer_lag_records)', '{{topic}}']], { unit: 'short' }),
       row('Channel push'),
       ts('Push attempts by channel and outcome', [[q.pushes('', 'channel, outcome'), '{{channel}} {{outcome}}']], {
         unit: 'ops', stack: true, description: 'Pushed; AlreadyPushed (found at the channel, not repeated); NotApplicable; Retrying; DeadLettered.',

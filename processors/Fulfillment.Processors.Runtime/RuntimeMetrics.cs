@@ -15,7 +15,7 @@ internal static class RuntimeMetrics
         "application", "topic");
 
     public static readonly Histogram ProcessingLatency = Metrics.CreateHistogram(
-        "fulfillment_runtime_processing_latency_seconds", "Time the handler took for one input record.",
+        "fulfillment_runtime_processing_duration_seconds", "Time the handler took for one input record.",
         new HistogramConfiguration
         {
             LabelNames = ["application"],
@@ -31,7 +31,7 @@ internal static class RuntimeMetrics
         });
 
     public static readonly Histogram CommitLatency = Metrics.CreateHistogram(
-        "fulfillment_runtime_commit_latency_seconds", "Time to commit all tasks (flush outputs and changelogs, write state, commit offsets).",
+        "fulfillment_runtime_commit_duration_seconds", "Time to commit all tasks (flush outputs and changelogs, write state, commit offsets).",
         new HistogramConfiguration
         {
             LabelNames = ["application"],

@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using Confluent.SchemaRegistry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using Prometheus;
 
 namespace Fulfillment.Sinks.Views;
 
@@ -15,11 +14,6 @@ namespace Fulfillment.Sinks.Views;
 /// </summary>
 public sealed partial class TransientRetry(NpgsqlDataSource? dataSource, ILogger logger)
 {
-    private static readonly Counter TransientErrors = Metrics.CreateCounter(
-        "fulfillment_views_sink_transient_errors_total",
-        "Postgres or schema registry errors the views sink retried (server restarting, connection lost), by operation and reason (SQLSTATE, io, timeout, registry).",
-        new CounterConfiguration { LabelNames = ["operation", "reason"] });
-
     /// <summary>First wait; doubled per failure up to <see cref="MaxDelay"/>.</summary>
     public TimeSpan FirstDelay { get; init; } = TimeSpan.FromMilliseconds(100);
 
@@ -81,7 +75,7 @@ public sealed partial class TransientRetry(NpgsqlDataSource? dataSource, ILogger
             }
             catch (Exception e) when (e is not OperationCanceledException && IsTransient(e, out var reason))
             {
-                TransientErrors.WithLabels(operation, reason).Inc();
+                ViewsSinkMetrics.TransientErrors.WithLabels(operation, reason).Inc();
                 Interlocked.Increment(ref _retries);
                 LogTransient(logger, operation, attempt, reason, (int)delay.TotalMilliseconds, e.Message);
                 // Pooled connections to a restarted server are all dead; drop them instead of failing on each in turn.

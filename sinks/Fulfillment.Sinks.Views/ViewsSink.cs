@@ -1,9 +1,12 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using Avro.Specific;
 using Confluent.Kafka;
 using Fulfillment.Hosting;
+using Fulfillment.Schemas.Allocations;
 using Fulfillment.Schemas.Common;
+using Fulfillment.Schemas.Stock;
 using Fulfillment.Sinks.Views.Projection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -22,16 +25,6 @@ namespace Fulfillment.Sinks.Views;
 /// </summary>
 public sealed partial class ViewsSink
 {
-    private static readonly Counter Records = Metrics.CreateCounter(
-        "fulfillment_views_sink_records_total", "Records written to the views, by topic.", new CounterConfiguration { LabelNames = ["topic"] });
-
-    private static readonly Counter Rejected = Metrics.CreateCounter(
-        "fulfillment_views_sink_rejected_total", "Records the views sink could not decode (kept in sink_rejects).");
-
-    private static readonly Histogram BatchSeconds = Metrics.CreateHistogram(
-        "fulfillment_views_sink_batch_seconds", "Time to write one batch to Postgres.",
-        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
-
     // Normalized orders too: after a broker restart the processor must get them back exactly as it consumed them (record
     // timestamps order its inputs), which re-normalizing raw deliveries cannot give (API fetches, lost timestamps).
     private static readonly HashSet<TopicKind> Archived = [TopicKind.RawIngest, TopicKind.Orders, TopicKind.OperatorCommands, TopicKind.ChannelPushOutcomes];
@@ -51,6 +44,10 @@ public sealed partial class ViewsSink
     private readonly ViewBatch _auditOnly = new();
     private readonly List<ConsumeResult<byte[], byte[]>> _pending = [];
     private readonly Dictionary<(string Topic, int Partition), long> _auditNextOffsets = [];
+
+    // recorded_at of the stock-level changes in the batch's stock transaction (freshness, observed once it commits).
+    private readonly List<DateTime> _stockChanges = [];
+    private readonly Dictionary<TopicPartition, long> _batchEnds = [];
 
     // Positions stored per track when the partitions were (re)assigned; records below them are already in that track.
     private readonly Dictionary<(string Topic, int Partition), long> _stateStored = [];
@@ -88,8 +85,8 @@ public sealed partial class ViewsSink
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config)
             .SetPartitionsAssignedHandler((_, partitions) => Seek(partitions, ct))
             // Whatever was polled for a partition about to leave is written now, in both tracks, while it is still ours.
-            .SetPartitionsRevokedHandler((_, _) => FlushAndDrainAsync(ct).GetAwaiter().GetResult())
-            .SetPartitionsLostHandler((_, _) => FlushAndDrainAsync(ct).GetAwaiter().GetResult())
+            .SetPartitionsRevokedHandler((_, partitions) => Release(partitions.Select(p => p.TopicPartition), ct))
+            .SetPartitionsLostHandler((_, partitions) => Release(partitions.Select(p => p.TopicPartition), ct))
             .Build();
         consumer.Subscribe(_kinds.Keys);
         LogStarted(_logger, _options.Schema, string.Join(", ", _kinds.Keys));
@@ -143,6 +140,15 @@ public sealed partial class ViewsSink
         {
             await DrainAuditQuietlyAsync();
             consumer.Close();
+        }
+    }
+
+    private void Release(IEnumerable<TopicPartition> partitions, CancellationToken ct)
+    {
+        FlushAndDrainAsync(ct).GetAwaiter().GetResult();
+        foreach (var tp in partitions)
+        {
+            ViewsSinkMetrics.ConsumerLag.RemoveLabelled(tp.Topic, tp.Partition.Value.ToString(CultureInfo.InvariantCulture));
         }
     }
 
@@ -205,7 +211,22 @@ public sealed partial class ViewsSink
             _pending.Add(next);
         }
 
+        _batchEnds.Clear();
+        foreach (var r in _pending)
+        {
+            _batchEnds[r.TopicPartition] = r.Offset.Value + 1;
+        }
+
         await FlushAsync(ct);
+        foreach (var (tp, next) in _batchEnds)
+        {
+            // The client's cached high watermark (from its last fetch response): no broker round trip.
+            var high = consumer.GetWatermarkOffsets(tp).High;
+            if (high != Offset.Unset)
+            {
+                ViewsSinkMetrics.ConsumerLag.WithLabels(tp.Topic, tp.Partition.Value.ToString(CultureInfo.InvariantCulture)).Set(Math.Max(0, high.Value - next));
+            }
+        }
     }
 
     private async Task FlushAsync(CancellationToken ct)
@@ -218,24 +239,25 @@ public sealed partial class ViewsSink
         _batch.Clear();
         _stock.Clear();
         _auditNextOffsets.Clear();
+        _stockChanges.Clear();
         foreach (var result in _pending)
         {
             await AddAsync(result, ct);
         }
 
-        using (BatchSeconds.NewTimer())
+        using (ViewsSinkMetrics.BatchDuration.NewTimer())
         {
             // Two transactions on two connections, each with the offsets of its own topics (no row in common): a
             // stock-level change is visible as soon as its small transaction commits, not after the orders' one.
             // A Postgres restart rolls a transaction back whole; it is redone from the same records until it commits.
             await Task.WhenAll(
-                _stock.RecordCount > 0 ? _retry.RunAsync("write_stock", () => _writer.WriteAsync(_stock, ct), ct) : Task.CompletedTask,
+                _stock.RecordCount > 0 ? WriteStockAsync(ct) : Task.CompletedTask,
                 _batch.RecordCount > 0 ? _retry.RunAsync("write_state", () => _writer.WriteAsync(_batch, ct), ct) : Task.CompletedTask);
         }
 
         foreach (var group in _pending.GroupBy(r => r.Topic, StringComparer.Ordinal))
         {
-            Records.WithLabels(group.Key).Inc(group.Count());
+            ViewsSinkMetrics.Records.WithLabels(group.Key).Inc(group.Count());
         }
 
         // The audit rows follow their batch's view rows: awaiting the previous audit write bounds the pipeline to one
@@ -256,6 +278,16 @@ public sealed partial class ViewsSink
         BatchesWritten++;
         LogBatch(_logger, _pending.Count, RecordsWritten);
         _pending.Clear();
+    }
+
+    private async Task WriteStockAsync(CancellationToken ct)
+    {
+        await _retry.RunAsync("write_stock", () => _writer.WriteAsync(_stock, ct), ct);
+        var committedAt = DateTime.UtcNow;
+        foreach (var recordedAt in _stockChanges)
+        {
+            ViewsSinkMetrics.StockFreshness.Observe(Math.Max(0, (committedAt - recordedAt).TotalSeconds));
+        }
     }
 
     private async Task FlushAndDrainAsync(CancellationToken ct)
@@ -337,10 +369,25 @@ public sealed partial class ViewsSink
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            Rejected.Inc();
+            ViewsSinkMetrics.Rejected.Inc();
             LogRejected(_logger, topic, partition, offset, e.Message);
             ViewBatch.KeepFirst(batch.Rejects, (topic, partition, offset), new RejectRow(topic, partition, offset, $"{e.GetType().Name}: {e.Message}"));
             return;
+        }
+
+        switch (value)
+        {
+            case AllocationEvent a:
+                ViewsSinkMetrics.CountAllocation(a);
+                break;
+            case StockLevelEvent s:
+                ViewsSinkMetrics.CountStock(s);
+                if (s.body is StockLevelChanged)
+                {
+                    _stockChanges.Add(Projector.Utc(s.metadata.recorded_at));
+                }
+
+                break;
         }
 
         if (_options.Archive && Archived.Contains(kind) && value.Get(0) is EventMetadata m)

@@ -29,7 +29,12 @@ public static class ViewsSinkApp
         builder.Services.AddValidatedOptions<ViewsSinkOptions>(ViewsSinkOptions.Section);
         builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value.ConnectionString));
         builder.Services.AddHostedService<ViewsSinkService>();
+        builder.Services.AddSingleton(sp => new StockAvailabilityExporter(
+            sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IOptions<ViewsSinkOptions>>().Value.Schema,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<StockAvailabilityExporter>()));
         var app = builder.Build();
+        var exporter = app.Services.GetRequiredService<StockAvailabilityExporter>();
+        Prometheus.Metrics.DefaultRegistry.AddBeforeCollectCallback(exporter.RefreshAsync);
         app.MapFulfillmentEndpoints();
         return app;
     }

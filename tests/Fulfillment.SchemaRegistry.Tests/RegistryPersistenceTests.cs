@@ -118,8 +118,8 @@ public class RegistryPersistenceTests
 
         var text = await server.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
 
-        text.ShouldContain("schema_registry_schemas_registered_total");
-        text.ShouldContain("schema_registry_requests_rejected_total{status=\"404\",error_code=\"40403\"}");
+        text.ShouldContain("fulfillment_schema_registry_schemas_registered_total");
+        text.ShouldContain("fulfillment_schema_registry_requests_rejected_total{status=\"404\",error_code=\"40403\"}");
     }
 
     [Fact]
