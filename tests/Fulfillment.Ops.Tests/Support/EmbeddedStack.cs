@@ -9,13 +9,15 @@ namespace Fulfillment.Ops.Tests.Support;
 /// `ops/fulfillment up --no-build` as a user runs it, in its own run dir and on shifted ports (FULFILLMENT_RUN_DIR,
 /// FULFILLMENT_PORT_OFFSET) so it never meets a stack a developer runs on the default ports. Stopped with SIGINT, as Ctrl-C
 /// does. Needs the solution's Release build (`ops/fulfillment test` builds it before the tests).
+/// `up`'s output goes to <c>up.out</c> in the run dir (kept with FULFILLMENT_TEST_KEEP_RUN_DIR=1), not through pipes to
+/// this process, so the stack never depends on the test host reading it.
 /// </summary>
 internal sealed class EmbeddedStack : IDisposable
 {
     private static readonly int[] DefaultPorts = [18080, 18081, 18100, 18105, 18110, 18111, 19090, 19092, 19093, 19094, 55432];
     private readonly Dictionary<string, string> _env;
-    private readonly StringBuilder _output = new();
     private Process? _up;
+    private long _outputStart;
 
     public EmbeddedStack(IReadOnlyDictionary<string, string>? extraEnv = null)
     {
@@ -49,19 +51,31 @@ internal sealed class EmbeddedStack : IDisposable
 
     public Uri WebhookUrl => new($"http://127.0.0.1:{18110 + Offset}");
 
-    /// <summary>The hub database of the stack (its own Postgres cluster in the run dir).</summary>
-    public string PostgresConnectionString => $"Host=127.0.0.1;Port={55432 + Offset};Username=postgres;Database=fulfillment";
+    /// <summary>The hub database of the stack (its own Postgres cluster in the run dir). No pooling: the cluster stops and
+    /// starts with the stack, and a pooled connection from before a restart fails its next command with 57P01
+    /// ("terminating connection due to administrator command") — which once made a restart test fail right after the
+    /// second `up` and stop that stack on the way out.</summary>
+    public string PostgresConnectionString => $"Host=127.0.0.1;Port={55432 + Offset};Username=postgres;Database=fulfillment;Pooling=false";
 
+    /// <summary>What the current (or last) `up` printed so far.</summary>
     public string Output
     {
         get
         {
-            lock (_output)
+            var path = OutputPath;
+            if (!File.Exists(path))
             {
-                return _output.ToString();
+                return "";
             }
+
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            stream.Seek(Math.Min(_outputStart, stream.Length), SeekOrigin.Begin);
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            return reader.ReadToEnd();
         }
     }
+
+    private string OutputPath => Path.Combine(RunDir, "up.out");
 
     /// <summary>Writes a secret into the run dir's secrets.env before the first `up`, which keeps what it finds.</summary>
     public void SetSecret(string name, string value) =>
@@ -70,31 +84,23 @@ internal sealed class EmbeddedStack : IDisposable
     /// <summary>Starts `up` and waits for its summary.</summary>
     public void Start(TimeSpan timeout)
     {
-        lock (_output)
-        {
-            _output.Clear();
-        }
-
+        _outputStart = File.Exists(OutputPath) ? new FileInfo(OutputPath).Length : 0;
         var psi = new ProcessStartInfo("bash")
         {
             WorkingDirectory = Repo.Root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // exec: the pid is `up`'s own, so SIGINT reaches it as Ctrl-C would.
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("exec \"$0\" up --no-build </dev/null >>\"$1\" 2>&1");
         psi.ArgumentList.Add(Repo.Path("ops", "fulfillment"));
-        psi.ArgumentList.Add("up");
-        psi.ArgumentList.Add("--no-build");
+        psi.ArgumentList.Add(OutputPath);
         foreach (var (k, v) in _env)
         {
             psi.Environment[k] = v;
         }
 
         var up = Process.Start(psi) ?? throw new InvalidOperationException("could not start ops/fulfillment up");
-        up.OutputDataReceived += (_, e) => Append(e.Data);
-        up.ErrorDataReceived += (_, e) => Append(e.Data);
-        up.BeginOutputReadLine();
-        up.BeginErrorReadLine();
         _up = up;
 
         var deadline = DateTime.UtcNow + timeout;
@@ -168,19 +174,6 @@ internal sealed class EmbeddedStack : IDisposable
             {
                 Directory.Delete(RunDir, recursive: true);
             }
-        }
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
         }
     }
 
