@@ -40,7 +40,7 @@ public static class QueryEndpoints
             order["allocations"] = await v.RowsAsync(
                 """
                 SELECT l.allocation_id, l.line_id, l.sku, l.location_id, l.quantity, l.decided_at, d.rule_trail,
-                       COALESCE((SELECT sum(r.quantity) FROM allocation_releases r WHERE r.allocation_id = l.allocation_id
+                       COALESCE((SELECT sum(r.quantity) FROM allocation_releases_open r WHERE r.allocation_id = l.allocation_id
                                  AND r.line_id = l.line_id AND r.location_id = l.location_id), 0) AS released_quantity
                 FROM allocation_lines l JOIN allocation_decisions d USING (allocation_id)
                 WHERE l.order_id = @orderId ORDER BY l.decided_at, l.allocation_id, l.line_id, l.location_id

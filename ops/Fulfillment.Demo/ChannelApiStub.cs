@@ -12,15 +12,18 @@ namespace Fulfillment.Demo;
 
 /// <summary>
 /// The channel APIs the hub calls back, for the demo's shops: TikTok Shop Get Order Detail (the connector fetches an
-/// order after its notification), and the push targets of the channel-sync worker (Shopify Admin GraphQL fulfillment
-/// and inventory, WooCommerce REST orders/notes/products, Amazon shipmentConfirmation). <c>POST /_demo/outage?seconds=N</c>
-/// makes every push target answer 503 and 429 (alternately, with Retry-After) for N seconds, the channel-outage drill;
-/// <c>GET /_demo/stats</c> counts the answers.
+/// order after its notification), eBay getOrders (the connector polls eBay: the demo's eBay orders are published here),
+/// and the push targets of the channel-sync worker (Shopify Admin GraphQL fulfillment and inventory, WooCommerce REST
+/// orders/notes/products, Amazon shipmentConfirmation, eBay shipping_fulfillment and bulk_update_price_quantity).
+/// <c>POST /_demo/outage?seconds=N</c> makes every push target and eBay getOrders answer 503 and 429 (alternately, with
+/// Retry-After) for N seconds, the channel-outage drill; <c>GET /_demo/stats</c> counts the answers.
 /// </summary>
 public sealed partial class ChannelApiStub : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, DemoOrder> _orders = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _answers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, EbayListing> _ebay = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentBag<string>> _ebayFulfillments = new(StringComparer.Ordinal);
     private WebApplication? _app;
     private long _outageUntilTicks;
     private long _outageCalls;
@@ -42,6 +45,24 @@ public sealed partial class ChannelApiStub : IAsyncDisposable
         }
     }
 
+    /// <summary>An eBay order as the seller's account shows it: modified at <see cref="ModifiedAt"/>, maybe cancelled.</summary>
+    private sealed record EbayListing(DemoOrder Order, DateTime ModifiedAt, bool Cancelled);
+
+    /// <summary>Places an eBay order on the "channel": the connector's eBay poller finds it with its next getOrders.</summary>
+    public void PublishEbay(DemoOrder order)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        _ebay[order.ChannelOrderId] = new EbayListing(order, order.CreatedAt, Cancelled: false);
+    }
+
+    /// <summary>The buyer cancels an eBay order: it is modified now and shows cancelStatus CANCELED.</summary>
+    public void CancelEbay(DemoOrder order, DateTime at)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        // eBay dates carry milliseconds; a cancellation in the creation's millisecond would look like the same state.
+        _ebay[order.ChannelOrderId] = new EbayListing(order, at > order.CreatedAt ? at : order.CreatedAt.AddMilliseconds(1), Cancelled: true);
+    }
+
     public void StartOutage(TimeSpan length) => Interlocked.Exchange(ref _outageUntilTicks, DateTime.UtcNow.Add(length).Ticks);
 
     public async Task StartAsync(string listenUrl, CancellationToken cancellationToken)
@@ -61,6 +82,15 @@ public sealed partial class ChannelApiStub : IAsyncDisposable
         })))));
         app.MapPut("/wp-json/wc/v3/products/{id}", Handler(c => Task.FromResult(Json(200, new JsonObject { ["id"] = (string?)c.Request.RouteValues["id"] }))));
         app.MapPost("/orders/v0/orders/{id}/shipmentConfirmation", Handler(c => Task.FromResult(Results.StatusCode(204))));
+        app.MapGet("/sell/fulfillment/v1/order", Handler(c => Task.FromResult(EbayGetOrders(c))));
+        app.MapGet("/sell/fulfillment/v1/order/{id}/shipping_fulfillment", Handler(c => Task.FromResult(Json(200, EbayFulfillments(c)))));
+        app.MapPost("/sell/fulfillment/v1/order/{id}/shipping_fulfillment", Handler(EbayCreateFulfillmentAsync));
+        app.MapGet("/sell/inventory/v1/offer", Handler(c => Task.FromResult(Json(200, new JsonObject
+        {
+            ["offers"] = new JsonArray(new JsonObject { ["offerId"] = $"{ProductId(c.Request.Query["sku"].ToString())}01", ["sku"] = c.Request.Query["sku"].ToString(), ["status"] = "PUBLISHED" }),
+            ["total"] = 1,
+        }))));
+        app.MapPost("/sell/inventory/v1/bulk_update_price_quantity", Handler(EbayBulkUpdateAsync));
         app.MapPost("/_demo/outage", (HttpContext c) =>
         {
             var seconds = double.Parse(c.Request.Query["seconds"].FirstOrDefault() ?? "60", CultureInfo.InvariantCulture);
@@ -201,6 +231,69 @@ public sealed partial class ChannelApiStub : IAsyncDisposable
         return Json(200, new JsonObject { ["errors"] = new JsonArray(new JsonObject { ["message"] = "unsupported operation in the demo stub" }) });
     }
 
+    /// <summary>getOrders with <c>filter=lastmodifieddate:[FROM..]</c>, paged by <c>limit</c>/<c>offset</c> with a
+    /// <c>next</c> href; orders in creation order, as eBay returns them.</summary>
+    private IResult EbayGetOrders(HttpContext context)
+    {
+        var filter = context.Request.Query["filter"].ToString();
+        var match = EbayModifiedFilter().Match(filter);
+        if (!match.Success || !DateTime.TryParse(match.Groups[1].Value, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var from))
+        {
+            return Json(400, new JsonObject { ["errors"] = new JsonArray(new JsonObject { ["errorId"] = 30800, ["message"] = $"invalid filter '{filter}'" }) });
+        }
+
+        var limit = int.TryParse(context.Request.Query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 200) : 50;
+        var offset = int.TryParse(context.Request.Query["offset"], CultureInfo.InvariantCulture, out var o) ? Math.Max(0, o) : 0;
+        var matching = _ebay.Values.Where(e => e.ModifiedAt >= from).OrderBy(e => e.Order.CreatedAt).ThenBy(e => e.Order.Number).ToList();
+        var page = new JsonArray([.. matching.Skip(offset).Take(limit).Select(e => (JsonNode)Payloads.EbayOrder(e.Order, e.ModifiedAt, e.Cancelled))]);
+        var body = new JsonObject
+        {
+            ["href"] = $"{context.Request.Path}{context.Request.QueryString}",
+            ["limit"] = limit,
+            ["offset"] = offset,
+            ["total"] = matching.Count,
+            ["orders"] = page,
+        };
+        if (offset + limit < matching.Count)
+        {
+            body["next"] = $"https://api.ebay.com/sell/fulfillment/v1/order?filter={Uri.EscapeDataString(filter)}&limit={limit}&offset={offset + limit}";
+        }
+
+        return Json(200, body);
+    }
+
+    private JsonObject EbayFulfillments(HttpContext context)
+    {
+        var id = (string?)context.Request.RouteValues["id"] ?? "";
+        var numbers = _ebayFulfillments.TryGetValue(id, out var bag) ? bag.ToArray() : [];
+        return new JsonObject
+        {
+            ["fulfillments"] = new JsonArray([.. numbers.Select(n => (JsonNode)new JsonObject { ["fulfillmentId"] = n, ["shipmentTrackingNumber"] = n })]),
+            ["total"] = numbers.Length,
+        };
+    }
+
+    private async Task<IResult> EbayCreateFulfillmentAsync(HttpContext context)
+    {
+        var id = (string?)context.Request.RouteValues["id"] ?? "";
+        var request = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+        if (!_ebay.ContainsKey(id) || (string?)request?["trackingNumber"] is not { Length: > 0 } tracking)
+        {
+            return Json(400, new JsonObject { ["errors"] = new JsonArray(new JsonObject { ["errorId"] = 32100, ["message"] = $"order '{id}' unknown or no trackingNumber" }) });
+        }
+
+        _ebayFulfillments.GetOrAdd(id, _ => []).Add(tracking);
+        context.Response.Headers.Location = $"https://api.ebay.com/sell/fulfillment/v1/order/{id}/shipping_fulfillment/{tracking}";
+        return Results.StatusCode(201);
+    }
+
+    private static async Task<IResult> EbayBulkUpdateAsync(HttpContext context)
+    {
+        var request = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+        var responses = new JsonArray([.. (request?["requests"]?.AsArray() ?? []).Select(r => (JsonNode)new JsonObject { ["statusCode"] = 200, ["sku"] = (string?)r?["sku"] })]);
+        return Json(200, new JsonObject { ["responses"] = responses });
+    }
+
     private static string Route(HttpContext context) =>
         context.GetEndpoint() is RouteEndpoint e ? e.RoutePattern.RawText ?? context.Request.Path : context.Request.Path.ToString();
 
@@ -215,6 +308,9 @@ public sealed partial class ChannelApiStub : IAsyncDisposable
 
     [GeneratedRegex("sku:\"([^\"]*)\"")]
     private static partial Regex SkuQuery();
+
+    [GeneratedRegex(@"lastmodifieddate:\[([^.\]]+(?:\.\d+)?Z?)\.\.")]
+    private static partial Regex EbayModifiedFilter();
 
     public async ValueTask DisposeAsync()
     {

@@ -66,6 +66,7 @@ public sealed class DemoRun(
     private ViewSnapshot? _view;
     private string? _viewError;
     private long _ordersSent;
+    private long _ebayPublished;
 
     public SendCounters ApiCounters => _api;
 
@@ -136,10 +137,15 @@ public sealed class DemoRun(
                 var target = (long)(clock.Elapsed.TotalSeconds * options.Rate);
                 while (due < target && !ct.IsCancellationRequested && (options.Duration is not { } end || clock.Elapsed < end))
                 {
-                    await inFlight.WaitAsync(ct);
-                    var delivery = Next(random);
-                    tasks.Add(SendTrackedAsync(delivery, inFlight, ct));
                     due++;
+                    if (Next(random) is not { } delivery)
+                    {
+                        // An eBay order: published on the stub for the connector's poller, nothing to send.
+                        continue;
+                    }
+
+                    await inFlight.WaitAsync(ct);
+                    tasks.Add(SendTrackedAsync(delivery, inFlight, ct));
                 }
 
                 tasks.RemoveAll(t => t.IsCompleted);
@@ -153,7 +159,9 @@ public sealed class DemoRun(
         await Quietly(Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None));
     }
 
-    private WebhookDelivery Next(Random random)
+    /// <returns>The next webhook delivery, or null when the next order was an eBay one (published on the channel API
+    /// stub, where the connector polls it; it is in the ledger from then on, since the poll must bring it in).</returns>
+    private WebhookDelivery? Next(Random random)
     {
         var r = random.NextDouble();
         var now = DateTime.UtcNow;
@@ -163,18 +171,28 @@ public sealed class DemoRun(
         }
 
         r -= options.DuplicateRate;
+        var order = generator.Next(now);
+        if (order.Shop.Channel == ChannelKind.Ebay)
+        {
+            stub!.PublishEbay(order);
+            Interlocked.Increment(ref _ordersSent);
+            Interlocked.Increment(ref _ebayPublished);
+            _ledger?.Write("order", order.HubOrderId);
+            _cancellable.Enqueue((order, Stopwatch.GetTimestamp()));
+            return null;
+        }
+
         if (r >= 0 && r < options.BadSignatureRate)
         {
-            return Payloads.WithBadSignature(Payloads.Create(generator.Next(now)));
+            return Payloads.WithBadSignature(Payloads.Create(order));
         }
 
         r -= options.BadSignatureRate;
         if (r >= 0 && r < options.MalformedRate)
         {
-            return Payloads.Malformed(generator.Next(now));
+            return Payloads.Malformed(order);
         }
 
-        var order = generator.Next(now);
         stub?.Register(order);
         _book.Add(order);
         Interlocked.Increment(ref _ordersSent);
@@ -224,6 +242,13 @@ public sealed class DemoRun(
             {
                 if (Random.Shared.NextDouble() >= options.CancelRate || !_book.TryClaimCancel(item.Order.HubOrderId))
                 {
+                    continue;
+                }
+
+                if (item.Order.Shop.Channel == ChannelKind.Ebay)
+                {
+                    stub!.CancelEbay(item.Order, DateTime.UtcNow);
+                    _ledger?.Write("cancel", item.Order.HubOrderId);
                     continue;
                 }
 
@@ -401,7 +426,7 @@ public sealed class DemoRun(
             ? string.Create(inv, $"{Bar(Math.Min(1, elapsed / d))} {elapsed.TotalSeconds:F0}/{d.TotalSeconds:F0} s")
             : string.Create(inv, $"{elapsed.TotalSeconds:F0} s (until Ctrl-C)");
         b.AppendLine(inv, $"Fulfillment.Streams demo {(final ? "— summary" : "")}  {progress}");
-        b.AppendLine(inv, $"  webhooks   sent {sent} ({(final ? sent / Math.Max(0.001, elapsed.TotalSeconds) : sentRate):F0}/s)  acked {acked} ({(final ? acked / Math.Max(0.001, elapsed.TotalSeconds) : ackRate):F0}/s)  new orders {Interlocked.Read(ref _ordersSent)} at {options.Rate:F0}/s target");
+        b.AppendLine(inv, $"  webhooks   sent {sent} ({(final ? sent / Math.Max(0.001, elapsed.TotalSeconds) : sentRate):F0}/s)  acked {acked} ({(final ? acked / Math.Max(0.001, elapsed.TotalSeconds) : ackRate):F0}/s)  new orders {Interlocked.Read(ref _ordersSent)} at {options.Rate:F0}/s target{(Interlocked.Read(ref _ebayPublished) is > 0 and var e ? $" ({e} eBay, polled)" : "")}");
         b.AppendLine(inv, $"  ack        p50 {Ms(p50)}  p99 {Ms(p99)}  ({n} acks {(final ? "in the run" : "this window")})");
         if (_view is { } v)
         {

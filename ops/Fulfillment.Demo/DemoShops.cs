@@ -13,7 +13,8 @@ public enum ChannelKind
 }
 
 /// <summary>One shop the demo sends as. The secret is what the connector verifies with: Shopify/WooCommerce webhook
-/// secret, TikTok Shop app secret (with <see cref="AppKey"/>), Amazon relay API key.</summary>
+/// secret, TikTok Shop app secret (with <see cref="AppKey"/>), Amazon relay API key; empty for eBay (polled, nothing
+/// signed).</summary>
 public sealed record DemoShop(ChannelKind Channel, string ShopId, string PoolId, string Secret, string? AppKey)
 {
     /// <summary>The connector's source name, the first part of every hub order id.</summary>
@@ -53,13 +54,13 @@ public static class DemoShops
                 ? Environment.GetEnvironmentVariable(variable)
                 : section["Secret"];
             if (!Enum.TryParse<ChannelKind>(channelText, ignoreCase: true, out var channel) || string.IsNullOrWhiteSpace(shopId)
-                || string.IsNullOrWhiteSpace(poolId) || string.IsNullOrEmpty(secret))
+                || string.IsNullOrWhiteSpace(poolId) || (string.IsNullOrEmpty(secret) && channel != ChannelKind.Ebay))
             {
                 throw new InvalidOperationException(
-                    $"Channels:Shops:{section.Key} needs Channel, ShopId, PoolId and a secret (Secret or SecretEnvironmentVariable)");
+                    $"Channels:Shops:{section.Key} needs Channel, ShopId, PoolId and a secret (Secret or SecretEnvironmentVariable; eBay shops are polled and need none)");
             }
 
-            shops.Add(new DemoShop(channel, shopId, poolId, secret, section["AppKey"]));
+            shops.Add(new DemoShop(channel, shopId, poolId, secret ?? "", section["AppKey"]));
         }
 
         return shops;

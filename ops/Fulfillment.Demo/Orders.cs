@@ -19,6 +19,8 @@ public sealed record DemoOrder(
         // 3-7-7 digits, like 113-5591204-8832134.
         ChannelKind.Amazon => $"{100 + (Number / 100_000_000_000_000L % 900):D3}-{Number / 10_000_000L % 10_000_000:D7}-{Number % 10_000_000:D7}",
         ChannelKind.TikTokShop => $"57{Number:D16}",
+        // eBay's dashed shape (12-34567-89012), widened so every demo order number stays distinct.
+        ChannelKind.Ebay => $"{Number / 10_000_000_000L % 100_000:D5}-{Number / 100_000 % 100_000:D5}-{Number % 100_000:D5}",
         _ => Number.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
@@ -57,23 +59,26 @@ public sealed class OrderGenerator
     private readonly double[] _shopWeights;
     private long _next;
 
-    /// <param name="shops">Shops to invent orders for (eBay shops are skipped: the connector polls eBay).</param>
+    /// <param name="shops">Shops to invent orders for (eBay ones only when the channel API stub serves them to the
+    /// connector's eBay poller: eBay has no order webhooks).</param>
     /// <param name="seed">Random seed (reproducible runs).</param>
     /// <param name="numberBase">First order number; <see cref="NumberBaseFor"/> gives one unique per start time.</param>
-    public OrderGenerator(IEnumerable<DemoShop> shops, int seed, long numberBase)
+    /// <param name="includePolled">Also invent orders for eBay shops (the caller serves them for the poller).</param>
+    public OrderGenerator(IEnumerable<DemoShop> shops, int seed, long numberBase, bool includePolled = false)
     {
-        _shops = [.. shops.Where(s => s.Channel != ChannelKind.Ebay)];
-        if (_shops.Count == 0)
+        _shops = [.. shops.Where(s => includePolled || s.Channel != ChannelKind.Ebay)];
+        if (_shops.All(s => s.Channel == ChannelKind.Ebay))
         {
             throw new InvalidOperationException("No webhook shop configured (Channels:Shops): nothing to send orders as.");
         }
 
-        // Roughly the mix of a multi-channel merchant: Shopify first, then Amazon, WooCommerce, TikTok Shop.
+        // Roughly the mix of a multi-channel merchant: Shopify first, then Amazon, WooCommerce, TikTok Shop, eBay.
         _shopWeights = [.. _shops.Select(s => s.Channel switch
         {
             ChannelKind.Shopify => 4.0,
             ChannelKind.Amazon => 2.5,
             ChannelKind.WooCommerce => 2.0,
+            ChannelKind.Ebay => 1.0,
             _ => 1.5,
         })];
         _random = new Random(seed);

@@ -414,6 +414,72 @@ public static class Payloads
         return new WebhookDelivery(DeliveryKind.Order, ChannelKind.Amazon, AmazonPath, headers, bytes, order.HubOrderId);
     }
 
+    /// <summary>
+    /// The order as eBay's Fulfillment API getOrders returns it (one element of <c>orders</c>), at modification time
+    /// <paramref name="modifiedAt"/>; <paramref name="cancelled"/> gives it eBay's cancelStatus CANCELED. eBay has no order
+    /// webhooks: the demo's channel API stub serves these to the connector's eBay poller.
+    /// </summary>
+    public static JsonObject EbayOrder(DemoOrder order, DateTime modifiedAt, bool cancelled)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        var items = new JsonArray();
+        foreach (var l in order.Lines)
+        {
+            items.Add(new JsonObject
+            {
+                ["lineItemId"] = l.LineId,
+                ["legacyItemId"] = l.VariantId,
+                ["sku"] = l.Sku,
+                ["title"] = l.Sku,
+                ["quantity"] = l.Quantity,
+                ["lineItemCost"] = new JsonObject { ["value"] = Money(l.Price * l.Quantity), ["currency"] = "USD" },
+                ["lineItemFulfillmentStatus"] = "NOT_STARTED",
+                ["lineItemFulfillmentInstructions"] = new JsonObject { ["shipByDate"] = Iso(order.CreatedAt.AddDays(2)), ["guaranteedDelivery"] = false },
+            });
+        }
+
+        var total = order.Lines.Sum(l => l.Price * l.Quantity);
+        var to = order.ShipTo;
+        return new JsonObject
+        {
+            ["orderId"] = order.ChannelOrderId,
+            ["legacyOrderId"] = $"{order.Number % 1_000_000_000_000L}-{order.Number % 1_000_000L}",
+            ["creationDate"] = Iso(order.CreatedAt),
+            ["lastModifiedDate"] = Iso(modifiedAt),
+            ["orderFulfillmentStatus"] = "NOT_STARTED",
+            ["orderPaymentStatus"] = "PAID",
+            ["sellerId"] = order.Shop.ShopId,
+            ["salesRecordReference"] = (order.Number % 1_000_000L).ToString(CultureInfo.InvariantCulture),
+            ["pricingSummary"] = new JsonObject { ["total"] = new JsonObject { ["value"] = Money(total), ["currency"] = "USD" } },
+            ["cancelStatus"] = cancelled
+                ? new JsonObject
+                {
+                    ["cancelState"] = "CANCELED",
+                    ["cancelRequests"] = new JsonArray(new JsonObject { ["cancelReason"] = "BUYER_ASKED_CANCEL", ["cancelState"] = "COMPLETED", ["cancelRequestedDate"] = Iso(modifiedAt) }),
+                }
+                : new JsonObject { ["cancelState"] = "NONE_REQUESTED", ["cancelRequests"] = new JsonArray() },
+            ["fulfillmentStartInstructions"] = new JsonArray(new JsonObject
+            {
+                ["fulfillmentInstructionsType"] = "SHIP_TO",
+                ["shippingStep"] = new JsonObject
+                {
+                    ["shippingServiceCode"] = order.ShippingTitle.StartsWith("Expedited", StringComparison.Ordinal) ? "USPSPriority" : "USPSParcel",
+                    ["shipTo"] = new JsonObject
+                    {
+                        ["fullName"] = $"{to.FirstName} {to.LastName}",
+                        ["contactAddress"] = new JsonObject
+                        {
+                            ["addressLine1"] = to.Line1, ["city"] = to.City, ["stateOrProvince"] = to.Region,
+                            ["postalCode"] = to.PostalCode, ["countryCode"] = to.CountryCode,
+                        },
+                        ["primaryPhone"] = new JsonObject { ["phoneNumber"] = "555-0100" },
+                    },
+                },
+            }),
+            ["lineItems"] = items,
+        };
+    }
+
     /// <summary>The signature header(s) for a body, as the channel computes them.</summary>
     public static Dictionary<string, string> Sign(DemoShop shop, ChannelKind channel, byte[] body)
     {

@@ -81,13 +81,13 @@ internal static class Program
             Seed = (int)Number(args, "--seed", Environment.TickCount & 0x7fffffff),
         };
         var allShops = DemoShops.From(config);
-        if (allShops.Any(s => s.Channel == ChannelKind.Ebay))
+        await using var stub = await StartStubAsync(config, stop);
+        if (stub is null && allShops.Any(s => s.Channel == ChannelKind.Ebay))
         {
-            Console.WriteLine("demo: eBay shops skipped: eBay has no order webhooks (the connector would poll it) and there is no eBay poller yet");
+            Console.WriteLine("demo: eBay shops skipped: eBay orders are polled from the channel API stub, and Demo__ChannelApiUrl is not set");
         }
 
-        var generator = new OrderGenerator(allShops, options.Seed, OrderGenerator.NumberBaseFor(DateTime.UtcNow));
-        await using var stub = await StartStubAsync(config, stop);
+        var generator = new OrderGenerator(allShops, options.Seed, OrderGenerator.NumberBaseFor(DateTime.UtcNow), includePolled: stub is not null);
         using var sender = new WebhookSender(WebhookUrl(config));
         using var api = Api(config);
         await using var dataSource = DataSource(config);

@@ -61,7 +61,7 @@ public sealed class ViewsProbe(NpgsqlDataSource dataSource, string schema, IRead
                 AND NOT EXISTS (SELECT 1 FROM {s}.shipments x WHERE x.order_id = o.order_id)
               LIMIT @orders)
             SELECT c.pool_id, c.order_id, c.channel, c.shop_id, c.channel_order_id, a.location_id, a.line_id, a.sku,
-                   (sum(a.quantity) - coalesce((SELECT sum(r.quantity) FROM {s}.allocation_releases r
+                   (sum(a.quantity) - coalesce((SELECT sum(r.quantity) FROM {s}.allocation_releases_open r
                       WHERE r.order_id = a.order_id AND r.line_id = a.line_id AND r.location_id = a.location_id), 0))::int AS quantity
             FROM candidates c JOIN {s}.allocation_lines a ON a.order_id = c.order_id
             GROUP BY c.pool_id, c.order_id, c.channel, c.shop_id, c.channel_order_id, a.order_id, a.location_id, a.line_id, a.sku

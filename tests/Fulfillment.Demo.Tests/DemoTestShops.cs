@@ -9,8 +9,10 @@ public static class DemoTestShops
 {
     public const string Pool = "pool-demo-test";
     public const string AmazonPool = "pool-demo-test-amazon";
+    public const string EbaySeller = "demo-ebay-seller";
 
-    /// <summary>Channels:Shops:N:* settings; <paramref name="tikTokApi"/> is where the connector fetches TikTok orders.</summary>
+    /// <summary>Channels:Shops:N:* settings; <paramref name="tikTokApi"/> is where the connector fetches TikTok orders
+    /// and, when given, polls an eBay seller's orders.</summary>
     public static Dictionary<string, string> Settings(Uri? tikTokApi = null)
     {
         var settings = new Dictionary<string, string>
@@ -38,6 +40,12 @@ public static class DemoTestShops
         if (tikTokApi is not null)
         {
             settings["Channels:Shops:2:ApiBaseUrl"] = tikTokApi.ToString();
+            // eBay is polled from the same channel API stub (no webhooks, no secret).
+            settings["Channels:Shops:4:Channel"] = "Ebay";
+            settings["Channels:Shops:4:ShopId"] = EbaySeller;
+            settings["Channels:Shops:4:PoolId"] = AmazonPool;
+            settings["Channels:Shops:4:ApiBaseUrl"] = tikTokApi.ToString();
+            settings["Channels:Shops:4:ApiToken"] = "ebay-demo-token";
         }
 
         return settings;

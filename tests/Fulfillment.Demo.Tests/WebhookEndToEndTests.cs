@@ -41,6 +41,7 @@ public sealed class WebhookEndToEndTests : IAsyncLifetime
         settings["Postgres:ConnectionString"] = _database.ConnectionString;
         settings["Connectors:RawIngestTopic"] = _rawTopic;
         settings["Connectors:OrdersTopic"] = _ordersTopic;
+        settings["Connectors:PollInterval"] = "00:00:01";
         settings["Logging:LogLevel:Default"] = "Warning";
         _webhooks = WebhooksApp.Build([.. settings.Select(kv => $"--{kv.Key}={kv.Value}")]);
         await _webhooks.StartAsync();
@@ -88,6 +89,41 @@ public sealed class WebhookEndToEndTests : IAsyncLifetime
 
         // Duplicates were answered 200 but produced nothing new; forged and malformed deliveries produced nothing at all.
         events.Count(e => e.body is OrderPlaced).ShouldBe(orders.Count);
+        events.Count(e => e.body is OrderCancelled).ShouldBe(cancelled.Count);
+    }
+
+    [Fact]
+    public async Task EbayOrders_PublishedOnChannelApiStub_PolledAndNormalizedOnceEachWithCancellations()
+    {
+        var shops = DemoShops.From(new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(DemoTestShops.Settings(_stub.Url)!).Build());
+        var generator = new OrderGenerator(shops.Where(s => s.Channel == ChannelKind.Ebay || s.Channel == ChannelKind.Shopify), 5, OrderGenerator.NumberBaseFor(DateTime.UtcNow), includePolled: true);
+        var orders = new List<DemoOrder>();
+        while (orders.Count < 12)
+        {
+            var order = generator.Next(DateTime.UtcNow);
+            if (order.Shop.Channel == ChannelKind.Ebay)
+            {
+                _stub.PublishEbay(order);
+                orders.Add(order);
+            }
+        }
+
+        var cancelled = orders.Take(3).ToList();
+        cancelled.ForEach(o => _stub.CancelEbay(o, DateTime.UtcNow.AddMilliseconds(5)));
+
+        var wanted = orders.Select(o => o.HubOrderId).ToHashSet();
+        var events = await WaitForAsync(all =>
+            wanted.All(id => all.Any(e => e.body is OrderUpdated u && u.order.order_id == id) || cancelled.Any(c => c.HubOrderId == id))
+            && cancelled.All(o => all.Any(e => e.body is OrderCancelled c && c.order_id == o.HubOrderId)));
+
+        foreach (var order in orders.Except(cancelled))
+        {
+            // The poll re-reads an overlap every time; the dedupe key (orderId + lastModifiedDate) keeps one event per state.
+            var updated = events.Select(e => e.body).OfType<OrderUpdated>().Where(u => u.order.order_id == order.HubOrderId).ShouldHaveSingleItem();
+            updated.order.lines.Select(l => (l.line_id, l.sku, l.quantity)).ShouldBe(order.HubLines.Select(l => (l.LineId, l.Sku, l.Quantity)));
+            events.First(e => e.body is OrderUpdated u && u.order.order_id == order.HubOrderId).metadata.pool_id.ShouldBe(DemoTestShops.AmazonPool);
+        }
+
         events.Count(e => e.body is OrderCancelled).ShouldBe(cancelled.Count);
     }
 
