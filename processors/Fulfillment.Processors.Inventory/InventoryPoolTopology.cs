@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Text;
-using System.Text.Json;
 using Fulfillment.Processors.Inventory.Domain;
 using Fulfillment.Processors.Runtime;
 using Fulfillment.Schemas.Allocations;
@@ -100,7 +99,6 @@ public sealed class InventoryPoolTopology
     public const string DefaultApplicationId = "fulfillment-inventory-pool";
     private const string SourceSystem = "inventory-pool";
 
-    private static readonly JsonSerializerOptions Json = new();
     private readonly ConcurrentDictionary<(int Partition, string Pool), CachedPool> _pools = new();
     private readonly InventoryPoolTopics _topics;
     private readonly string _applicationId;
@@ -192,7 +190,7 @@ public sealed class InventoryPoolTopology
         try
         {
             // One log entry per input record, however many lines (commands) it carries.
-            var entry = JsonSerializer.SerializeToUtf8Bytes(new LoggedCommands(now, commands), Json);
+            var entry = CommandLog.Write(now, commands);
             foreach (var command in commands)
             {
                 cached.Decider.Decide(cached.State, command, now, outputs);
@@ -284,8 +282,7 @@ public sealed class InventoryPoolTopology
                 throw new InvalidDataException($"Entry {seq} of the log of pool {pool} is missing (snapshot at {cached.SnapshotAt}, sequence {stored}).");
             }
 
-            var logged = JsonSerializer.Deserialize<LoggedCommands>(bytes, Json)
-                ?? throw new InvalidDataException($"Empty entry {seq} in the log of pool {pool}.");
+            var logged = CommandLog.Read(bytes);
             foreach (var command in logged.Commands)
             {
                 discard.Clear();
@@ -427,8 +424,6 @@ public sealed class InventoryPoolTopology
 
             return (Encoding.UTF8.GetString(bytes, 0, bytes.Length - 9), BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(bytes.Length - 8)));
         });
-
-    private sealed record LoggedCommands(DateTimeOffset At, IReadOnlyList<InventoryCommand> Commands);
 
     private sealed class CachedPool(PoolState state)
     {
