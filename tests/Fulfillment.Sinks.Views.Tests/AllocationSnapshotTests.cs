@@ -9,8 +9,8 @@ using Fulfillment.Sinks.Views.Tests.Infrastructure;
 namespace Fulfillment.Sinks.Views.Tests;
 
 /// <summary>
-/// The inventory processor's allocations (allocation id = order id, each decision the order's complete allocation) in
-/// the views. Regression for the fault drills' replay differences: pool-us orders backordered and later filled at the
+/// The inventory processor's outputs in the views, in the processor's order: allocations (allocation id = order id,
+/// each decision the order's complete allocation) and stock levels (the last one it wrote is current). Regression for the fault drills' replay differences: pool-us orders backordered and later filled at the
 /// 3PL had the fill lines in the rebuild but not in the live views (and status backordered instead of allocated),
 /// because the first decision per allocation id was kept within a batch while later batches added lines: the rows
 /// depended on where batch boundaries fell, which a crash and restart moves.
@@ -90,6 +90,29 @@ public sealed class AllocationSnapshotTests(SinkEnvironment env)
         (await db.QueryAsync<(string, int)>($"SELECT order_id, allocated_quantity::int FROM {schema}.order_line_progress ORDER BY 1"))
             .ShouldBe([("o-b", 3), ("o-c", 2), ("o-d", 0), ("o-e", 0)]);
         (await db.QuerySingleAsync<string>($"SELECT event_id FROM {schema}.allocation_decisions WHERE allocation_id = 'o-b'")).ShouldBe("rcv-1/0");
+    }
+
+    [Fact]
+    public async Task StockLevels_LateBusinessTimeProcessedLast_IsTheCurrentLevel()
+    {
+        var t = Ev.T0;
+        // A receipt processed first, then a late order webhook whose occurred_at is older: the processor's last level
+        // (stream time t+11) is the cell's current one, whatever its changed_at.
+        var late = Ev.Level(Pool, "SKU-1", "WH1", 10, 2, t.AddSeconds(5));
+        late.metadata.recorded_at = t.AddSeconds(11);
+        List<(string Topic, ISpecificRecord Value)> records =
+        [
+            ("levels", Ev.Level(Pool, "SKU-1", "WH1", 10, 0, t.AddSeconds(10))),
+            ("levels", late),
+        ];
+
+        foreach (var sizes in new[] { new[] { 1 }, [2] })
+        {
+            var schema = await Project(records, sizes);
+            await using var db = await env.DataSource.OpenConnectionAsync();
+            (await db.QuerySingleAsync<(int, int, DateTime)>($"SELECT allocated, available, changed_at FROM {schema}.stock_levels"))
+                .ShouldBe((2, 8, t.AddSeconds(5)), $"batches of {sizes[0]}");
+        }
     }
 
     [Fact]

@@ -214,11 +214,9 @@ public static class Projector
                 var channels = JsonSerializer.Serialize(
                     s.channel_available_to_sell.Select(c => new { channel = c.channel.ToString(), c.shop_id, c.available_to_sell }), Json);
                 var row = new StockLevelRow(m.pool_id, s.sku, s.location_id, s.on_hand, s.allocated, s.safety_stock, s.available,
-                    s.in_transit, channels, Utc(m.occurred_at), m.event_id, partition, offset);
-                // Several changes of one cell can share a millisecond (one pass of the processor); their order on the
-                // pool's partition is the processor's order, so the offset breaks the tie.
-                ViewBatch.KeepLatest(batch.StockLevels, (m.pool_id, s.sku, s.location_id), row,
-                    (n, o) => n.ChangedAt > o.ChangedAt || (n.ChangedAt == o.ChangedAt && n.SrcOffset > o.SrcOffset));
+                    s.in_transit, channels, Utc(m.occurred_at), m.event_id, partition, offset, Utc(m.recorded_at));
+                // The processor's order, not the inputs' business time (006_stock_levels_processor_order.sql).
+                ViewBatch.KeepLatest(batch.StockLevels, (m.pool_id, s.sku, s.location_id), row, StockLevelRow.Newer);
                 break;
             case StockMoved mv:
                 Index(batch, topic, nameof(StockMoved), m, new { mv.sku, mv.location_id, kind = mv.kind.ToString(), mv.quantity, mv.on_hand_after, mv.reference, mv.reason_code });

@@ -178,9 +178,16 @@ public sealed record PushAttemptRow(
     string EventId, string PushId, string PoolId, string CorrelationId, string Channel, string ShopId, string Operation,
     string TargetId, int Attempt, string Outcome, int? HttpStatus, string? Error, DateTime? NextAttemptAt, DateTime AttemptedAt);
 
+/// <summary>One cell's level after a processor pass; the newest in the processor's order (<see cref="Newer"/>) wins.</summary>
 public sealed record StockLevelRow(
     string PoolId, string Sku, string LocationId, int OnHand, int Allocated, int SafetyStock, int Available, int InTransit,
-    string ChannelAvailableJson, DateTime ChangedAt, string EventId, int SrcPartition, long SrcOffset);
+    string ChannelAvailableJson, DateTime ChangedAt, string EventId, int SrcPartition, long SrcOffset, DateTime RecordedAt)
+{
+    /// <summary>Stream time, then the position on the pool's partition (several changes of one cell in one pass share
+    /// a stream time).</summary>
+    public static bool Newer(StockLevelRow n, StockLevelRow o) =>
+        n.RecordedAt > o.RecordedAt || (n.RecordedAt == o.RecordedAt && n.SrcOffset > o.SrcOffset);
+}
 
 public sealed record DriftRow(
     string EventId, string PoolId, string Sku, string LocationId, int ExpectedOnHand, int ReportedOnHand, int Drift,

@@ -417,14 +417,15 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
             new("event_id", ColType.Text, r => r.EventId),
             new("src_partition", ColType.Int, r => r.SrcPartition),
             new("src_offset", ColType.Long, r => r.SrcOffset),
+            new("recorded_at", ColType.Time, r => r.RecordedAt),
         ], """
            ON CONFLICT (pool_id, sku, location_id) DO UPDATE SET
              on_hand = excluded.on_hand, allocated = excluded.allocated, safety_stock = excluded.safety_stock,
              available = excluded.available, in_transit = excluded.in_transit,
              channel_available_to_sell = excluded.channel_available_to_sell, changed_at = excluded.changed_at,
              event_id = excluded.event_id, src_partition = excluded.src_partition, src_offset = excluded.src_offset,
-             sunk_at = clock_timestamp()
-           WHERE (stock_levels.changed_at, stock_levels.src_offset) < (excluded.changed_at, excluded.src_offset)
+             recorded_at = excluded.recorded_at, sunk_at = clock_timestamp()
+           WHERE (stock_levels.recorded_at, stock_levels.src_offset) < (excluded.recorded_at, excluded.src_offset)
            """, ct);
 
         await Insert(c, tx, "stock_drift", b.Drift.Values, [
