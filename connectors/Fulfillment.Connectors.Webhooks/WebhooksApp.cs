@@ -39,6 +39,10 @@ public static class WebhooksApp
             k.Limits.MaxRequestBodySize = maxBody;
             k.AddServerHeader = false;
         });
+        // Requests are parsed and their handlers started on the socket's event thread instead of being handed to the
+        // thread pool, and answers are sent from the thread that wrote them: two fewer thread hops per request. Safe here
+        // because nothing on the request path blocks (the receivers are pure CPU, the store is awaited).
+        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp =>
