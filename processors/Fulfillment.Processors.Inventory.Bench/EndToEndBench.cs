@@ -22,7 +22,7 @@ internal static class EndToEndBench
 {
     private static readonly DateTime T0 = new(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
 
-    public static int Run(int orders, int pools, int skus)
+    public static int Run(int orders, int pools, int skus, int threads)
     {
         var topics = InventoryPoolTopics.Catalog;
         var partitions = TopicCatalog.PoolPartitions;
@@ -38,6 +38,7 @@ internal static class EndToEndBench
             BootstrapServers = cluster.BootstrapServers,
             StorageFactory = new RocksDbTaskStorageFactory(stateRoot),
             SessionTimeout = TimeSpan.FromSeconds(3),
+            ProcessingThreads = threads,
         });
         using var stop = new CancellationTokenSource();
         var run = Task.Run(() => runtime.RunAsync(stop.Token));
@@ -135,9 +136,9 @@ internal static class EndToEndBench
             var seconds = clock.Elapsed.TotalSeconds;
             process.Refresh();
             var cpu = (process.TotalProcessorTime - cpuStart).TotalSeconds;
-            var threads = ThreadCpu.Since(threadsStart);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {orders} order events ({lines} lines) across {pools} pools × {sites.Length} locations × {skus} SKUs, {partitions} partitions, RocksDB state: produced in {produced:0.00} s, {decided} decisions read back after {seconds:0.00} s wall; the process (producer, runtime, broker, reader) used {cpu:0.00} s CPU"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# CPU per order event {cpu * 1e6 / orders:0} us; by thread group: {string.Join(", ", threads.Select(t => $"{t.Name} {t.Seconds:0.00} s"))}"));
+            var byThread = ThreadCpu.Since(threadsStart);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {orders} order events ({lines} lines) across {pools} pools × {sites.Length} locations × {skus} SKUs, {partitions} partitions, RocksDB state, {threads} processing thread(s): produced in {produced:0.00} s, {decided} decisions read back after {seconds:0.00} s wall; the process (producer, runtime, broker, reader) used {cpu:0.00} s CPU"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# CPU per order event {cpu * 1e6 / orders:0} us; by thread group: {string.Join(", ", byThread.Select(t => $"{t.Name} {t.Seconds:0.00} s"))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# GC in the window: gen0 {GC.CollectionCount(0) - gcStart.Gen0}, gen1 {GC.CollectionCount(1) - gcStart.Gen1}, gen2 {GC.CollectionCount(2) - gcStart.Gen2}, paused {(GC.GetTotalPauseDuration() - gcStart.Pause).TotalSeconds:0.00} s, allocated {(GC.GetTotalAllocatedBytes() - gcStart.Allocated) / (double)orders / 1024:0.0} KiB per order event"));
             if (decided < orders)
             {

@@ -7,10 +7,11 @@ using Fulfillment.Processors.Inventory.Domain;
 // bounded. The timed section covers every command (placements and cancellations, with backorder fills); the
 // rate counts only the order lines placed, so it is a conservative lines/s.
 // Run: dotnet run -c Release --project processors/Fulfillment.Processors.Inventory.Bench [-- --orders N --skus N]
-// With --e2e: order events through the development broker instead (see EndToEndBench).
+// With --e2e: order events through the development broker instead (see EndToEndBench); --threads N processing
+// threads (default: one per core, as the worker).
 if (args.Contains("--e2e"))
 {
-    return Fulfillment.Processors.Inventory.Bench.EndToEndBench.Run(Arg("--orders", 60_000), Arg("--pools", 12), Arg("--skus", 1_000));
+    return Fulfillment.Processors.Inventory.Bench.EndToEndBench.Run(Arg("--orders", 60_000), Arg("--pools", 12), Arg("--skus", 1_000), Arg("--threads", Environment.ProcessorCount));
 }
 
 var skus = Arg("--skus", 10_000);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
@@ -9,8 +10,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Fulfillment.Processors.Runtime;
 
 /// <summary>
-/// Runs a <see cref="Topology"/> against Kafka: one consumer-group member, one processing thread, one task per
-/// partition number of the co-partitioned inputs.
+/// Runs a <see cref="Topology"/> against Kafka: one consumer-group member, one poll thread, one task per partition
+/// number of the co-partitioned inputs; with <see cref="StreamRuntimeOptions.ProcessingThreads"/> above one, the
+/// buffered records of different tasks are processed in parallel between polls (each task by one thread at a time).
 /// <para>Group membership is the classic protocol with the eager <c>range</c> assignor. Why: librdkafka has no
 /// pluggable assignor; range is the one that puts partition <c>p</c> of every subscribed topic (same partition counts)
 /// on the same member, which co-partitioned tasks need. cooperative-sticky balances topics independently and breaks that;
@@ -30,7 +32,9 @@ public sealed class StreamRuntime
     private readonly Dictionary<string, int> _inputIndex;
     private readonly HashSet<TopicPartition> _paused = [];
     private readonly Action<OutputRecord> _sink;
-    private readonly Dictionary<string, TopicPartition> _outputDestinations = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TopicPartition> _outputDestinations = new(StringComparer.Ordinal);
+    private readonly ParallelOptions _parallel;
+    private readonly List<TaskRunner> _ready = [];
     private Epoch _open;
     private PendingCommit? _inFlight;
     private IConsumer<byte[], byte[]>? _consumer;
@@ -55,26 +59,35 @@ public sealed class StreamRuntime
         _inputIndex = topology.Inputs.ToDictionary(i => i.Topic, i => i.Index, StringComparer.Ordinal);
         _sink = ProduceOutput;
         _open = new Epoch(this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ProcessingThreads, 1);
+        _parallel = new ParallelOptions { MaxDegreeOfParallelism = options.ProcessingThreads };
     }
 
     /// <summary>Everything produced between two commit seals (outputs and the sealed commit's changelog records), counted
-    /// until its delivery reports are in. Reports are served on the processing thread only (no background poll).</summary>
+    /// until its delivery reports are in. Reports are served by whichever thread polls the producer (no background
+    /// poll): the poll thread, or a processing thread waiting for room in a full producer queue; so counts are atomic.</summary>
     private sealed class Epoch
     {
+        private int _pending;
+
         public Epoch(StreamRuntime runtime) =>
             OnDelivery = report =>
             {
-                Pending--;
+                Interlocked.Decrement(ref _pending);
                 if (report.Error.IsError)
                 {
-                    runtime._deliveryError ??= report.Error;
+                    runtime.RecordDeliveryError(report.Error);
                 }
             };
 
-        public int Pending { get; set; }
+        public int Pending => Volatile.Read(ref _pending);
+
+        public void Produced() => Interlocked.Increment(ref _pending);
 
         public Action<DeliveryReport<byte[], byte[]>> OnDelivery { get; }
     }
+
+    private void RecordDeliveryError(Error error) => Interlocked.CompareExchange(ref _deliveryError, error, null);
 
     private enum CommitStage
     {
@@ -99,8 +112,27 @@ public sealed class StreamRuntime
 
         public CommitStage Stage { get; set; }
 
-        public int MarkersPending { get; set; }
+        private int _markersPending;
 
+        public int MarkersPending => Volatile.Read(ref _markersPending);
+
+        public void MarkerProduced() => Interlocked.Increment(ref _markersPending);
+
+        /// <summary>A marker's delivery report (any polling thread).</summary>
+        public void MarkerDelivered((string Topic, int Partition) key, long? offset)
+        {
+            if (offset is { } o)
+            {
+                lock (MarkerOffsets)
+                {
+                    MarkerOffsets[key] = o;
+                }
+            }
+
+            Interlocked.Decrement(ref _markersPending);
+        }
+
+        /// <summary>Written under its own lock by delivery reports; read once <see cref="MarkersPending"/> is zero.</summary>
         public Dictionary<(string Topic, int Partition), long> MarkerOffsets { get; } = [];
 
         public Task? LocalWrite { get; set; }
@@ -273,36 +305,88 @@ public sealed class StreamRuntime
         var headers = result.Message.Headers is { Count: > 0 } h
             ? h.Select(x => new RecordHeader(x.Key, x.GetValueBytes())).ToArray()
             : [];
-        runner.Queues[index].Enqueue(new RawRecord(
+        runner.Enqueue(index, new RawRecord(
             result.Topic, result.Partition.Value, result.Offset.Value, result.Message.Timestamp.UnixTimestampMs,
             result.Message.Key, result.Message.Value, headers));
         runner.NextFetch[index] = result.Offset.Value + 1;
     }
 
-    /// <summary>Processes buffered records task by task; returns true when records are left for the next round.</summary>
+    /// <summary>Processes buffered records task by task; returns true when records are left for the next round.
+    /// With several processing threads, tasks with buffered records are handed out one at a time to the threads (the
+    /// poll thread included; the busiest tasks first) and this returns when all are done. A task is only ever processed
+    /// by one thread at a time and always in the same record order, so its outputs, state and event ids do not depend
+    /// on the thread count; the poll loop (consume, commit, rebalance) does not run meanwhile.</summary>
     private bool ProcessTasks(DateTimeOffset now)
     {
-        var more = false;
+        _ready.Clear();
         foreach (var runner in _runners.Values)
         {
-            for (var budget = 1000; budget > 0; budget--)
+            if (runner.Buffered > 0)
             {
-                var pick = Pick(runner, now);
-                if (pick < 0)
-                {
-                    break;
-                }
-
-                runner.Task.Process(_topology.Inputs[pick], runner.Queues[pick].Dequeue());
-                ReportTaskProblems(runner.Task);
-                if (budget == 1)
-                {
-                    more = true;
-                }
+                _ready.Add(runner);
             }
         }
 
-        return more;
+        if (_ready.Count == 0)
+        {
+            return false;
+        }
+
+        if (_options.ProcessingThreads == 1 || _ready.Count == 1)
+        {
+            var more = false;
+            foreach (var runner in _ready)
+            {
+                more |= ProcessTask(runner, now);
+            }
+
+            return more;
+        }
+
+        if (_eos && !_inTransaction)
+        {
+            // Outputs are produced from the processing threads; the transaction must exist before any of them.
+            _producer!.BeginTransaction();
+            _inTransaction = true;
+        }
+
+        _ready.Sort(static (a, b) => b.Buffered.CompareTo(a.Buffered));
+        var anyMore = 0;
+        try
+        {
+            Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(_ready, EnumerablePartitionerOptions.NoBuffering), _parallel, runner =>
+            {
+                if (ProcessTask(runner, now))
+                {
+                    Volatile.Write(ref anyMore, 1);
+                }
+            });
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
+        {
+            // Process never throws for a bad record; what arrives here is a runtime failure (storage, producer).
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
+        }
+
+        return anyMore == 1;
+    }
+
+    /// <summary>Processes up to a budget of one task's buffered records; true when it stopped at the budget.</summary>
+    private bool ProcessTask(TaskRunner runner, DateTimeOffset now)
+    {
+        for (var budget = 1000; budget > 0; budget--)
+        {
+            var pick = Pick(runner, now);
+            if (pick < 0)
+            {
+                return false;
+            }
+
+            runner.Task.Process(_topology.Inputs[pick], runner.Dequeue(pick));
+            ReportTaskProblems(runner.Task);
+        }
+
+        return true;
     }
 
     private int Pick(TaskRunner runner, DateTimeOffset now) =>
@@ -362,12 +446,7 @@ public sealed class StreamRuntime
             Timestamp = new Timestamp(record.Timestamp),
             Headers = ToKafkaHeaders(record.Headers),
         };
-        if (!_outputDestinations.TryGetValue(record.Topic, out var destination))
-        {
-            destination = new TopicPartition(record.Topic, Partition.Any);
-            _outputDestinations[record.Topic] = destination;
-        }
-
+        var destination = _outputDestinations.GetOrAdd(record.Topic, static topic => new TopicPartition(topic, Partition.Any));
         Produce(destination, message, _open);
     }
 
@@ -387,11 +466,7 @@ public sealed class StreamRuntime
             try
             {
                 _producer!.Produce(destination, message, onDelivery);
-                if (epoch is not null)
-                {
-                    epoch.Pending++;
-                }
-
+                epoch?.Produced();
                 return;
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -531,18 +606,15 @@ public sealed class StreamRuntime
             {
                 var destination = new TopicPartition(_topology.ChangelogTopic(_topology.Stores[s].Name), batch.Partition);
                 var key = (destination.Topic, batch.Partition);
-                commit.MarkersPending++;
+                commit.MarkerProduced();
                 Produce(destination, new Message<byte[], byte[]> { Key = Changelog.MarkerKey, Value = markerValue, Headers = markerHeaders }, report =>
                 {
-                    commit.MarkersPending--;
                     if (report.Error.IsError)
                     {
-                        _deliveryError ??= report.Error;
+                        RecordDeliveryError(report.Error);
                     }
-                    else
-                    {
-                        commit.MarkerOffsets[key] = report.Offset.Value;
-                    }
+
+                    commit.MarkerDelivered(key, report.Error.IsError ? null : report.Offset.Value);
                 }, null);
             }
         }
@@ -721,11 +793,14 @@ public sealed class StreamRuntime
                 {
                     if (report.Error.IsError)
                     {
-                        _deliveryError ??= report.Error;
+                        RecordDeliveryError(report.Error);
                     }
                     else
                     {
-                        markerOffsets[key] = report.Offset.Value;
+                        lock (markerOffsets)
+                        {
+                            markerOffsets[key] = report.Offset.Value;
+                        }
                     }
                 }, null);
             }
@@ -1108,7 +1183,7 @@ public sealed class StreamRuntime
             runner.Task.LoadCheckpoint();
             foreach (var input in _topology.Inputs)
             {
-                runner.Queues[input.Index].Clear();
+                runner.Clear(input.Index);
                 var next = runner.Task.NextOffset(input.Topic);
                 runner.NextFetch[input.Index] = next ?? -1;
                 _consumer!.Seek(new TopicPartitionOffset(input.Topic, runner.Partition, next is { } o ? new Offset(o) : Offset.Beginning));
@@ -1191,7 +1266,7 @@ public sealed class StreamRuntime
             EnableIdempotence = true,
             Acks = Acks.All,
             // Same partitioner as Java clients: outputs keyed by pool land where co-partitioned consumers expect them.
-            Partitioner = Partitioner.Murmur2Random,
+            Partitioner = Confluent.Kafka.Partitioner.Murmur2Random,
             // Delivery reports are served on the processing thread (Poll/Flush), never on a background thread: a commit
             // must see every report of what it flushed (marker offsets, errors) before it writes local state, and
             // librdkafka's flush can return before a background thread has run the last handlers.

@@ -69,6 +69,12 @@ public sealed class StreamRuntimeOptions
 
     public StaleStateHandling OnStaleState { get; init; } = StaleStateHandling.Rebuild;
 
+    /// <summary>Threads that process buffered records (the poll thread is one of them). Each task is processed by one
+    /// thread at a time, in the same record order whatever the count, so outputs, state and event ids per task do not
+    /// depend on it. Above one, handlers of different tasks run concurrently: anything a topology shares between tasks
+    /// must be thread-safe. One thread per core is the useful maximum; librdkafka's own threads need CPU too.</summary>
+    public int ProcessingThreads { get; init; } = 1;
+
     /// <summary>Base consumer settings (e.g. Fulfillment.Hosting's KafkaDefaults.Consumer); the runtime overrides group,
     /// commit, offset-reset, assignment and isolation settings it depends on.</summary>
     public ConsumerConfig? ConsumerConfig { get; init; }

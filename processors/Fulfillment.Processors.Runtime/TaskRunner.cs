@@ -9,6 +9,29 @@ internal sealed class TaskRunner(int partition, StreamTask task, int inputs)
 
     public Queue<RawRecord>[] Queues { get; } = [.. Enumerable.Range(0, inputs).Select(_ => new Queue<RawRecord>())];
 
+    /// <summary>Records buffered over all inputs (changed only through <see cref="Enqueue"/>, <see cref="Dequeue"/> and
+    /// <see cref="Clear"/>).</summary>
+    public int Buffered { get; private set; }
+
+    public void Enqueue(int input, RawRecord record)
+    {
+        Queues[input].Enqueue(record);
+        Buffered++;
+    }
+
+    public RawRecord Dequeue(int input)
+    {
+        var record = Queues[input].Dequeue();
+        Buffered--;
+        return record;
+    }
+
+    public void Clear(int input)
+    {
+        Buffered -= Queues[input].Count;
+        Queues[input].Clear();
+    }
+
     /// <summary>Offset after the last record fetched per input (-1 until the first), to tell "caught up" from "slow".</summary>
     public long[] NextFetch { get; } = new long[inputs];
 

@@ -39,6 +39,7 @@ internal sealed partial class InventoryPoolWorker(
             BootstrapServers = kafka.Value.BootstrapServers,
             StorageFactory = new RocksDbTaskStorageFactory(processor.Value.StateDirectory),
             SessionTimeout = processor.Value.SessionTimeout,
+            ProcessingThreads = processor.Value.ProcessingThreads,
             ConsumerConfig = KafkaDefaults.Consumer(kafka.Value.BootstrapServers, processor.Value.ApplicationId),
             ProducerConfig = KafkaDefaults.Producer(kafka.Value.BootstrapServers),
         }, loggers.CreateLogger<StreamRuntime>());

@@ -19,4 +19,9 @@ public sealed class ProcessorOptions
     /// <summary>Classic-group session timeout: how long a killed worker's pools wait before another worker takes them.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Threads processing pools in parallel (each pool's task on one thread at a time, so results do not depend
+    /// on it). Default one per core: a single thread was the worker's throughput ceiling.</summary>
+    [Range(1, 64)]
+    public int ProcessingThreads { get; set; } = Environment.ProcessorCount;
 }

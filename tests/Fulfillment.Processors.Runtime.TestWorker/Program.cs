@@ -41,6 +41,9 @@ var runtime = new StreamRuntime(ledger.Topology, new StreamRuntimeOptions
     CommitInterval = options.TryGetValue("commit-interval-ms", out var commit)
         ? TimeSpan.FromMilliseconds(int.Parse(commit, CultureInfo.InvariantCulture))
         : null,
+    // Two by default, like the pool worker on a 2-core machine: the crash and rebalance tests then cover parallel
+    // processing; --threads 1 gives the single-threaded loop.
+    ProcessingThreads = int.Parse(options.GetValueOrDefault("threads", "2"), CultureInfo.InvariantCulture),
     ConsumerConfig = KafkaDefaults.Consumer(options["bootstrap"], options["app"]),
     ProducerConfig = KafkaDefaults.Producer(options["bootstrap"]),
 }, loggerFactory.CreateLogger<StreamRuntime>());

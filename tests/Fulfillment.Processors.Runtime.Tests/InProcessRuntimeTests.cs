@@ -38,6 +38,37 @@ public class InProcessRuntimeTests(DevBrokerFixture broker, ITestOutputHelper ou
         runtime.EffectiveGuarantee.ShouldBe(effective);
     }
 
+    [Theory]
+    [InlineData(ProcessingGuarantee.AtLeastOnceIdempotent)]
+    [InlineData(ProcessingGuarantee.ExactlyOnceV2)]
+    public async Task Runtime_FourProcessingThreads_OutputsStoresAndPerTaskOrderEqualTheSingleThreadedRun(ProcessingGuarantee guarantee)
+    {
+        // 8 tasks on 4 threads; the driver is the single-threaded reference (same per-partition record sequences).
+        using var scenario = new LedgerScenario(broker, partitions: 8, "threads");
+        scenario.Produce(LedgerScenario.Entries(20_000, accounts: 64, seed: 5));
+        var runtime = new StreamRuntime(scenario.Ledger.Topology, new StreamRuntimeOptions
+        {
+            BootstrapServers = scenario.Bootstrap,
+            StorageFactory = new RocksDbTaskStorageFactory(scenario.StateRoot),
+            Guarantee = guarantee,
+            SessionTimeout = TimeSpan.FromSeconds(3),
+            CommitInterval = TimeSpan.FromMilliseconds(200),
+            ProcessingThreads = 4,
+        });
+        using var stop = new CancellationTokenSource();
+        var run = runtime.RunAsync(stop.Token);
+
+        // Byte-identical outputs (key, value per event id), dead letters and changelog state.
+        scenario.VerifyAgainstUninterruptedRun(TimeSpan.FromSeconds(90));
+        // And each output partition holds each task's outputs in the task's order, exactly as one thread emits them.
+        var expected = scenario.Expected().Outputs.Values.ToList();
+        scenario.OutputSequencesByTask(scenario.Output, expected.Count, TimeSpan.FromSeconds(30))
+            .ShouldBe(LedgerScenario.SequencesByTask(expected, scenario.Partitions));
+
+        await stop.CancelAsync();
+        await run;
+    }
+
     [Fact]
     public async Task Runtime_LocalStateAheadOfAFreshBroker_WipesAndRebuildsFromTheNewBroker()
     {

@@ -193,6 +193,50 @@ internal sealed class LedgerScenario : IDisposable
         return seen;
     }
 
+    /// <summary>Per output partition and source task (from the event id), the event ids in the order
+    /// <paramref name="records"/> lists them; one line per (partition, task), sorted, for comparison.</summary>
+    public static List<string> SequencesByTask(IEnumerable<(int Partition, string EventId)> records) =>
+    [
+        .. records
+            .GroupBy(r => (r.Partition, Task: SourceTask(r.EventId)))
+            .Select(g => $"{g.Key.Partition}/{g.Key.Task}: {string.Join(",", g.Select(r => r.EventId).Distinct())}")
+            .Order(StringComparer.Ordinal),
+    ];
+
+    /// <summary>The same for records as emitted (partitioned by key, murmur2, like the producer does).</summary>
+    public static List<string> SequencesByTask(IEnumerable<OutputRecord> emitted, int partitions) =>
+        SequencesByTask(emitted.Select(r => (Murmur2.Partition(r.Key!, partitions), r.EventId!)));
+
+    /// <summary>Reads every partition of <paramref name="topic"/> in offset order until <paramref name="distinctIds"/>
+    /// distinct event ids are seen, and groups them like <see cref="SequencesByTask(IEnumerable{ValueTuple{int, string}})"/>.</summary>
+    public List<string> OutputSequencesByTask(string topic, int distinctIds, TimeSpan timeout)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(ConsumerConfig()).Build();
+        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var read = new List<(int, string)>();
+        var ids = new HashSet<string>();
+        var deadline = Stopwatch.StartNew();
+        while (ids.Count < distinctIds && deadline.Elapsed < timeout)
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { } result)
+            {
+                var id = Encoding.UTF8.GetString(result.Message.Headers.GetLastBytes(RuntimeHeaders.EventId));
+                ids.Add(id);
+                read.Add((result.Partition.Value, id));
+            }
+        }
+
+        return SequencesByTask(read);
+    }
+
+    /// <summary>The input partition an event id <c>{topic}-{partition}@{offset}#{n}</c> came from.</summary>
+    private static int SourceTask(string eventId)
+    {
+        var at = eventId.IndexOf('@', StringComparison.Ordinal);
+        var dash = eventId.LastIndexOf('-', at);
+        return int.Parse(eventId.AsSpan(dash + 1, at - dash - 1), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The stores as the changelogs hold them (what any new owner would restore).</summary>
     public (List<(string, long)> Balances, List<(string, long)> Counts) RestoreFromChangelogs()
     {
