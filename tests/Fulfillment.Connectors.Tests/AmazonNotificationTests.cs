@@ -125,6 +125,24 @@ public class AmazonNotificationTests(ConnectorStack stack)
     }
 
     [Fact]
+    public async Task OrderChange_MissingRelayKey_Returns401KeepsRawAndNormalizesNothing()
+    {
+        var amazonOrderId = NewAmazonOrderId();
+        var notificationId = Guid.NewGuid().ToString();
+        var body = Payloads.AmazonOrderChange(notificationId, amazonOrderId);
+
+        (await stack.Http.PostAsync(Path, body, [])).Status.ShouldBe(HttpStatusCode.Unauthorized);
+
+        var stored = (await stack.StoredAsync("amazon", notificationId)).ShouldHaveSingleItem();
+        stored.SignatureVerified.ShouldBeFalse();
+        stored.Accepted.ShouldBeFalse();
+        var sentinel = NewAmazonOrderId();
+        (await stack.Http.PostAsync(Path, Payloads.AmazonOrderChange(Guid.NewGuid().ToString(), sentinel), Keyed())).Status.ShouldBe(HttpStatusCode.OK);
+        var events = await stack.WaitForOrdersAsync(all => all.Any(e => e.Value.metadata.correlation_id == OrderIdOf(sentinel)));
+        events.ShouldNotContain(e => e.Value.metadata.correlation_id == OrderIdOf(amazonOrderId));
+    }
+
+    [Fact]
     public async Task OrderChange_WrongRelayKey_NormalizesNothing()
     {
         var amazonOrderId = NewAmazonOrderId();
