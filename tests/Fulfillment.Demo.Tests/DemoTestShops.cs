@@ -51,8 +51,8 @@ public static class DemoTestShops
         return settings;
     }
 
-    public static IReadOnlyList<DemoShop> DemoShopsFromSettings() =>
-        DemoShops.From(new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(Settings()!).Build());
+    public static IReadOnlyList<DemoShop> DemoShopsFromSettings(Uri? channelApi = null) =>
+        DemoShops.From(new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(Settings(channelApi)!).Build());
 
     /// <summary>The connector's directory built from the same settings, the way the connector binds them.</summary>
     public static ShopDirectory ConnectorDirectory(Uri? tikTokApi = null)

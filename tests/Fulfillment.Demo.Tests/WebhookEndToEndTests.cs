@@ -95,7 +95,7 @@ public sealed class WebhookEndToEndTests : IAsyncLifetime
     [Fact]
     public async Task EbayOrders_PublishedOnChannelApiStub_PolledAndNormalizedOnceEachWithCancellations()
     {
-        var shops = DemoShops.From(new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(DemoTestShops.Settings(_stub.Url)!).Build());
+        var shops = DemoTestShops.DemoShopsFromSettings(_stub.Url);
         var generator = new OrderGenerator(shops.Where(s => s.Channel == ChannelKind.Ebay || s.Channel == ChannelKind.Shopify), 5, OrderGenerator.NumberBaseFor(DateTime.UtcNow), includePolled: true);
         var orders = new List<DemoOrder>();
         while (orders.Count < 12)
