@@ -17,6 +17,13 @@ namespace Fulfillment.Sinks.ChannelSync;
 /// a non-zero <c>code</c>; 36009002 (too many requests) and 36009003 (internal error) are transient.
 /// There is no idempotency key: the order is read first, and lines that already carry this tracking number are not
 /// sent again, so a retry after a lost response never creates a second package.
+/// <para>A corrected tracking number (a later ship confirmation whose lines TikTok already shows shipped, all in one
+/// package under another tracking number) is not a second shipment: it goes to Update Shipping Info
+/// (<c>POST /fulfillment/202309/orders/{order_id}/shipping_info/update</c>) when that package is the order's only one, or
+/// Update Package Shipping Info (<c>POST /fulfillment/202309/packages/{package_id}/shipping_info/update</c>) when the order
+/// was split. TikTok allows this within 72 hours of shipping; later it answers with a business code, which is a refusal
+/// (dead letter with TikTok's reason). Lines split between shipped and unshipped, or across packages, are refused:
+/// neither endpoint can express that.</para>
 /// </summary>
 public sealed class TikTokShopPusher(HttpClient http, TimeProvider time) : IChannelPusher
 {
@@ -30,6 +37,10 @@ public sealed class TikTokShopPusher(HttpClient http, TimeProvider time) : IChan
     public PushOperation ShipmentOperation => PushOperation.CreateFulfillment;
 
     public static string PackagesPath(string orderId) => $"/fulfillment/202309/orders/{Uri.EscapeDataString(orderId)}/packages";
+
+    public static string ShippingInfoPath(string orderId) => $"/fulfillment/202309/orders/{Uri.EscapeDataString(orderId)}/shipping_info/update";
+
+    public static string PackageShippingInfoPath(string packageId) => $"/fulfillment/202309/packages/{Uri.EscapeDataString(packageId)}/shipping_info/update";
 
     public static string InventoryPath(string productId) => $"/product/202309/products/{Uri.EscapeDataString(productId)}/inventory/update";
 
@@ -62,6 +73,7 @@ public sealed class TikTokShopPusher(HttpClient http, TimeProvider time) : IChan
 
         var items = order["line_items"]?.AsArray() ?? [];
         var toShip = new List<string>();
+        var toCorrect = new List<JsonNode>();
         foreach (var line in push.Lines)
         {
             var item = items.FirstOrDefault(i => (string?)i?["id"] == line.LineId);
@@ -78,10 +90,17 @@ public sealed class TikTokShopPusher(HttpClient http, TimeProvider time) : IChan
 
             if (shippedWith is { Length: > 0 })
             {
-                return new PushResult(PushStatus.Rejected, 200, $"line item {line.LineId} already shipped with tracking {shippedWith}");
+                toCorrect.Add(item);
             }
+            else
+            {
+                toShip.Add(line.LineId);
+            }
+        }
 
-            toShip.Add(line.LineId);
+        if (toCorrect.Count > 0)
+        {
+            return await CorrectTrackingAsync(shop, push, tracking, providerId, items, toCorrect, toShip, cancellationToken);
         }
 
         if (toShip.Count == 0)
@@ -97,6 +116,33 @@ public sealed class TikTokShopPusher(HttpClient http, TimeProvider time) : IChan
         };
         var (_, shipError) = await CallAsync(shop, HttpMethod.Post, PackagesPath(push.ChannelOrderId), [], body, cancellationToken);
         return shipError ?? PushResult.Ok(200);
+    }
+
+    /// <summary>The package's lines already shipped under another tracking number: the confirmation corrects it.</summary>
+    private async Task<PushResult> CorrectTrackingAsync(ChannelEndpoint shop, ShipmentPush push, string tracking, string providerId,
+        JsonArray items, List<JsonNode> toCorrect, List<string> unshipped, CancellationToken cancellationToken)
+    {
+        if (unshipped.Count > 0)
+        {
+            return new PushResult(PushStatus.Rejected, 200,
+                $"line items {string.Join(", ", unshipped)} are not shipped while {string.Join(", ", toCorrect.Select(i => (string?)i["id"]))} already are: " +
+                "one confirmation cannot both ship and correct on TikTok Shop");
+        }
+
+        static string PackageOf(JsonNode? item) => (string?)item?["package_id"] ?? "";
+        var packages = toCorrect.Select(PackageOf).Distinct(StringComparer.Ordinal).ToList();
+        var previous = toCorrect.Select(i => (string?)i["tracking_number"]).Distinct(StringComparer.Ordinal).ToList();
+        if (packages.Count > 1 || previous.Count > 1)
+        {
+            return new PushResult(PushStatus.Rejected, 200,
+                $"line items of order {push.ChannelOrderId} are in {Math.Max(packages.Count, previous.Count)} packages ({string.Join(", ", previous)}); a correction names one");
+        }
+
+        var orderPackages = items.Where(i => ((string?)i?["tracking_number"]) is { Length: > 0 }).Select(PackageOf).Distinct(StringComparer.Ordinal).Count();
+        var body = new JsonObject { ["tracking_number"] = tracking, ["shipping_provider_id"] = providerId };
+        var path = orderPackages > 1 && packages[0].Length > 0 ? PackageShippingInfoPath(packages[0]) : ShippingInfoPath(push.ChannelOrderId);
+        var (_, error) = await CallAsync(shop, HttpMethod.Post, path, [], body, cancellationToken);
+        return error ?? PushResult.Ok(200);
     }
 
     public async Task<PushResult> PushStockAsync(ChannelEndpoint shop, StockPush push, CancellationToken cancellationToken)

@@ -156,6 +156,93 @@ public class TikTokShopPushTests
         stub.Recorder.DeadLetters.ShouldHaveSingleItem().error_type.ShouldBe("RetriesExhausted");
     }
 
+    // An order TikTok shows shipped: its line items carry the package id and the tracking number they shipped under.
+    private static string ShippedDetail(params (string LineId, string PackageId, string Tracking)[] lines)
+    {
+        var items = string.Join(',', lines.Select(l => $$"""
+            {"id":"{{l.LineId}}","seller_sku":"TENT-2P-GRN","sku_id":"1729592969712207012","display_status":"IN_TRANSIT","package_id":"{{l.PackageId}}","tracking_number":"{{l.Tracking}}"}
+            """));
+        return $$$"""
+            {"code":0,"message":"Success","request_id":"202309121234567890ABCDF4","data":{"orders":[{"id":"{{{OrderId}}}","status":"IN_TRANSIT","line_items":[{{{items}}}]}]}}
+            """;
+    }
+
+    private const string Updated = """{"code":0,"message":"Success","request_id":"202309121234567890ABCDF5","data":{}}""";
+
+    [Fact]
+    public async Task Shipment_PackageAlreadyShippedWithOtherTracking_UpdatesShippingInfoSignedAndShipsNothing()
+    {
+        using var stub = new VendorStub(Channel.TikTokShop, Shop);
+        const string update = "/fulfillment/202309/orders/" + OrderId + "/shipping_info/update";
+        stub.Server.Given(Detail()).RespondWith(Json(ShippedDetail(
+            ("577086512123755123", "1153132168123859123", "1ZWRONG0000000001"), ("577086512123755124", "1153132168123859123", "1ZWRONG0000000001"))));
+        stub.Server.Given(Request.Create().WithPath(update).UsingPost()).RespondWith(Json(Updated));
+
+        (await PushAsync(stub)).ShouldBe(PushOutcome.Pushed);
+
+        stub.Server.LogEntries.ShouldNotContain(e => e.RequestMessage.Path == Packages);
+        var call = stub.Server.LogEntries.Single(e => e.RequestMessage.Path == update);
+        var body = JsonDocument.Parse(call.RequestMessage.Body!).RootElement;
+        body.GetProperty("tracking_number").GetString().ShouldBe(Tracking);
+        body.GetProperty("shipping_provider_id").GetString().ShouldBe("6617675021119438597");
+        foreach (var entry in stub.Server.LogEntries)
+        {
+            ShouldBeSigned(entry);
+        }
+
+        stub.Recorder.Outcomes.ShouldHaveSingleItem().outcome.ShouldBe(PushOutcome.Pushed);
+    }
+
+    [Fact]
+    public async Task Shipment_CorrectionOfOnePackageOfASplitOrder_UpdatesThatPackageOnly()
+    {
+        using var stub = new VendorStub(Channel.TikTokShop, Shop);
+        const string packageUpdate = "/fulfillment/202309/packages/1153132168123859123/shipping_info/update";
+        stub.Server.Given(Detail()).RespondWith(Json(ShippedDetail(
+            ("577086512123755123", "1153132168123859123", "1ZWRONG0000000001"), ("577086512123755124", "1153132168123859123", "1ZWRONG0000000001"),
+            ("577086512123755125", "1153132168123859124", "1ZOTHER0000000002"))));
+        stub.Server.Given(Request.Create().WithPath(packageUpdate).UsingPost()).RespondWith(Json(Updated));
+
+        (await PushAsync(stub)).ShouldBe(PushOutcome.Pushed);
+
+        stub.Server.LogEntries.Where(e => e.RequestMessage.Method == "POST").Select(e => e.RequestMessage.Path).ShouldBe([packageUpdate]);
+        JsonDocument.Parse(stub.Server.LogEntries.Single(e => e.RequestMessage.Path == packageUpdate).RequestMessage.Body!)
+            .RootElement.GetProperty("tracking_number").GetString().ShouldBe(Tracking);
+        ShouldBeSigned(stub.Server.LogEntries.Single(e => e.RequestMessage.Path == packageUpdate));
+    }
+
+    [Fact]
+    public async Task Shipment_CorrectionRetriedAfterLostResponse_FindsTheNewTrackingAndUpdatesOnce()
+    {
+        using var stub = new VendorStub(Channel.TikTokShop, Shop);
+        const string update = "/fulfillment/202309/orders/" + OrderId + "/shipping_info/update";
+        stub.Server.Given(Detail()).InScenario("fix").RespondWith(Json(ShippedDetail(
+            ("577086512123755123", "1153132168123859123", "1ZWRONG0000000001"), ("577086512123755124", "1153132168123859123", "1ZWRONG0000000001"))));
+        stub.Server.Given(Request.Create().WithPath(update).UsingPost()).InScenario("fix").WillSetStateTo("fixed")
+            .RespondWith(Response.Create().WithStatusCode(504).WithBody("upstream request timeout"));
+        stub.Server.Given(Detail()).InScenario("fix").WhenStateIs("fixed").RespondWith(Json(ShippedDetail(
+            ("577086512123755123", "1153132168123859123", Tracking), ("577086512123755124", "1153132168123859123", Tracking))));
+
+        (await PushAsync(stub)).ShouldBe(PushOutcome.Pushed);
+
+        stub.Server.LogEntries.Count(e => e.RequestMessage.Path == update).ShouldBe(1);
+        stub.Recorder.Outcomes.Select(o => (o.outcome, o.http_status)).ShouldBe([(PushOutcome.Retrying, 504), (PushOutcome.Pushed, 200)]);
+        stub.Recorder.Outcomes[1].error.ShouldBe("already on the channel; not sent again");
+    }
+
+    [Fact]
+    public async Task Shipment_SomeLinesShippedUnderOtherTrackingSomeNot_IsRefusedWithoutAnyPost()
+    {
+        using var stub = new VendorStub(Channel.TikTokShop, Shop);
+        stub.Server.Given(Detail()).RespondWith(Json(ShippedDetail(
+            ("577086512123755123", "1153132168123859123", "1ZWRONG0000000001"), ("577086512123755124", "", ""))));
+
+        (await PushAsync(stub)).ShouldBe(PushOutcome.DeadLettered);
+
+        stub.Server.LogEntries.ShouldNotContain(e => e.RequestMessage.Method == "POST");
+        stub.Recorder.DeadLetters.ShouldHaveSingleItem().reason.ShouldContain("cannot both ship and correct");
+    }
+
     [Fact]
     public async Task Shipment_CarrierWithoutProviderId_IsRefusedWithoutAnyCall()
     {
