@@ -13,11 +13,21 @@ namespace Fulfillment.Sinks.Views.Durable;
 public sealed record ReseedReport(IReadOnlyDictionary<string, int> Produced, IReadOnlyList<string> SkippedTopics, bool OffsetsReset);
 
 /// <summary>
-/// Makes an empty development broker whole again after a restart (ARCHITECTURE.md, "The two stacks"): re-produces the
-/// archived raw deliveries, operator commands and push outcomes (<c>durable.topic_archive</c>, byte for byte: same key,
-/// value, headers and timestamp, so same partition and same event ids), and clears the views sink's stored positions
-/// when they point past what the broker now holds, so the sink re-reads the re-derived topics from the start
-/// (idempotent: the views end identical). Run it after the broker and registry are up and before any worker starts.
+/// Makes an empty development broker whole again after a restart (ARCHITECTURE.md, "The two stacks"): re-produces every
+/// topic archived in <c>durable.topic_archive</c> — raw deliveries, normalized orders, operator commands and shipment
+/// confirmations, push outcomes — byte for byte: same key, value, headers and record timestamp, so same partition and
+/// same event ids. Then the processor rebuilds the same state and re-derives the same allocations and stock levels, the
+/// views converge on the same rows, and channel sync recognises what it already pushed (its handled-records ledger).
+/// It also clears the views sink's stored positions when they point past what the broker now holds, so the sink re-reads
+/// the topics from the start (idempotent: the views end identical). Run it after the broker and registry are up and
+/// before any worker starts.
+/// <para>
+/// Why the normalized orders are archived rather than re-normalized from the raw deliveries: the processor orders its
+/// inputs by record timestamp and stamps its outputs with that stream time, and the normalizing producer's timestamps
+/// are nowhere else; a TikTok Shop order is completed by an order-detail call to TikTok, which a re-normalization
+/// would repeat (a network call at start-up, and possibly a different answer); and a normalizer changed since would
+/// give different events. Re-producing the records the processor consumed gives it exactly its input again.
+/// </para>
 /// </summary>
 public static class Reseeder
 {
