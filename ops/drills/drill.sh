@@ -194,16 +194,20 @@ check() {
   return $failed
 }
 
-# A kill only tests recovery when the worker was busy: channel sync starts pushing only once ship confirmations and
-# stock changes flow, which on a loaded machine can be later than the usual fault time. Waits (at most 90 s) for it.
+# A kill only tests recovery when the worker was busy: the views sink writes its first rows and channel sync pushes
+# only some time after the traffic starts, which on a loaded machine can be later than the usual fault time. Waits (at
+# most 90 s) for the first sign of work.
+busy() {
+  case $1 in
+    channel-sync) curl -fsS --max-time 2 "http://127.0.0.1:$STUB_PORT/_demo/stats" 2>/dev/null | grep -qE '"ok (POST|PUT) ' ;;
+    views-sink) [ "$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d fulfillment -Atc 'select count(*) > 0 from views.orders' 2>/dev/null)" = t ] ;;
+    *) return 0 ;;
+  esac
+}
 wait_busy() {
   local name=$1 i
-  [ "$name" = channel-sync ] || return 0
-  for ((i = 0; i < 90; i++)); do
-    curl -fsS --max-time 2 "http://127.0.0.1:$STUB_PORT/_demo/stats" 2>/dev/null | grep -qE '"ok (POST|PUT) ' && return 0
-    sleep 1
-  done
-  say "note: channel sync had pushed nothing after 90 s more; killing it anyway"
+  for ((i = 0; i < 90; i++)); do busy "$name" && return 0; sleep 1; done
+  say "note: $name showed no work after 90 s more; killing it anyway"
 }
 
 kill_and_restart() { # SIGKILL a worker mid-run, then start it again
