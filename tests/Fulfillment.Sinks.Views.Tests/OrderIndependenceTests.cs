@@ -158,6 +158,28 @@ public sealed class OrderIndependenceTests(SinkEnvironment env)
     }
 
     [Fact]
+    public async Task Projection_TwoCancellationsAtTheSameTime_SameReasonWhateverTheBatchingAndOrder()
+    {
+        // A webhook and a poll reporting one cancellation: same time, different event ids and reasons.
+        var byWebhook = Ev.Cancelled(Pool, "o-7", Ev.T0);
+        var byPoll = Ev.Cancelled(Pool, "o-7", Ev.T0);
+        byPoll.metadata.event_id = "poll-cancel-o-7";
+        ((Fulfillment.Schemas.Orders.OrderCancelled)byPoll.body).reason = "BuyerCanceled";
+        var reasons = new List<string>();
+        foreach (var (records, sizes) in new (ISpecificRecord[], int[])[]
+                 {
+                     ([byWebhook, byPoll], [1]), ([byWebhook, byPoll], [2]), ([byPoll, byWebhook], [1]), ([byPoll, byWebhook], [2]),
+                 })
+        {
+            var schema = await Project(records.Select(r => ("orders", r)), sizes);
+            await using var db = await env.DataSource.OpenConnectionAsync();
+            reasons.Add(await db.QuerySingleAsync<string>($"SELECT cancel_reason FROM {schema}.orders WHERE order_id = 'o-7'"));
+        }
+
+        reasons.Distinct().ShouldBe(["BuyerCanceled"]);
+    }
+
+    [Fact]
     public async Task ViewDiff_CorruptedRow_ReportedOnBothSides()
     {
         var left = await Project(Scenario(), [5]);

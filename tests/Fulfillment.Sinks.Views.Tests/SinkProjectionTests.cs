@@ -215,7 +215,7 @@ public sealed class SinkProjectionTests(SinkEnvironment env)
 
         await using var db = await env.DataSource.OpenConnectionAsync();
         (await db.QueryAsync<string>($"SELECT name FROM {schema}.schema_migrations ORDER BY name"))
-            .ShouldBe(["001_views.sql", "002_drop_events_causation.sql", "003_audit_track_offsets.sql", "004_bundles_channel_locations_pool_settings_movements.sql", "005_allocation_snapshots.sql", "006_stock_levels_processor_order.sql"]);
+            .ShouldBe(["001_views.sql", "002_drop_events_causation.sql", "003_audit_track_offsets.sql", "004_bundles_channel_locations_pool_settings_movements.sql", "005_allocation_snapshots.sql", "006_stock_levels_processor_order.sql", "007_version_ids_byte_order.sql"]);
         (await db.QuerySingleAsync<long>("SELECT count(*) FROM information_schema.tables WHERE table_schema = @schema AND table_name = 'orders'", new { schema })).ShouldBe(1);
     }
 

@@ -105,8 +105,10 @@ public static class Projector
                 Index(batch, topic, nameof(OrderCancelled), m, new { c.order_id, channel = c.channel.ToString(), c.shop_id, c.channel_order_id, c.reason });
                 ViewBatch.KeepLatest(batch.Cancels, c.order_id,
                     new CancelRow(c.order_id, m.pool_id, c.channel.ToString(), c.shop_id, c.channel_order_id, Utc(m.occurred_at), c.reason, m.event_id),
-                    // The first cancellation is the one that counts; later ones only repeat it.
-                    (n, o) => Versions.Newer(o.CancelledAt, o.EventId, n.CancelledAt, n.EventId));
+                    // The first cancellation is the one that counts; later ones only repeat it. Same time (a webhook and
+                    // a poll reporting one cancellation): the lower reason, as the database decides across batches.
+                    (n, o) => n.CancelledAt < o.CancelledAt
+                        || (n.CancelledAt == o.CancelledAt && string.CompareOrdinal(n.Reason ?? "", o.Reason ?? "") < 0));
                 batch.TouchedOrders.Add(c.order_id);
                 break;
             default:

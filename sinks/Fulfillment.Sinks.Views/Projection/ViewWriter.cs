@@ -205,7 +205,8 @@ public sealed class ViewWriter(NpgsqlDataSource dataSource, string schema, strin
         ], """
            ON CONFLICT (order_id) DO UPDATE SET cancelled_at = excluded.cancelled_at, cancel_reason = excluded.cancel_reason,
              sunk_at = clock_timestamp()
-           WHERE orders.cancelled_at IS NULL OR orders.cancelled_at > excluded.cancelled_at
+           WHERE orders.cancelled_at IS NULL
+              OR (orders.cancelled_at, COALESCE(orders.cancel_reason, '')) > (excluded.cancelled_at, COALESCE(excluded.cancel_reason, ''))
            """, ct);
     }
 
