@@ -30,6 +30,7 @@ public static class PushMapping
     /// <summary>
     /// One push per configured shop the figure is for. The inventory processor reports available-to-sell per channel
     /// (empty <c>shop_id</c>: every shop of that channel sells from the pool); a named shop goes to that shop only.
+    /// A shop that also has an entry of its own in the same event (its own channel mapping or routing) gets only that one.
     /// A channel with no configured shop gets nothing (<paramref name="unconfigured"/> is told, for the metric):
     /// stock for a channel we do not sync is not an error, unlike tracking for an order that came from it.
     /// </summary>
@@ -43,10 +44,16 @@ public static class PushMapping
         }
 
         var pushes = new List<StockPush>();
+        // A shop with its own mapping or routing gets its own figure (a named entry) beside the channel-wide one ("");
+        // it must get only its own, or it would receive two different figures for one SKU.
+        var named = c.channel_available_to_sell.Where(x => x.shop_id.Length > 0)
+            .Select(x => (x.channel, x.shop_id.ToUpperInvariant())).ToHashSet();
         foreach (var channelStock in c.channel_available_to_sell)
         {
             var targets = shops.Where(s => s.Channel == channelStock.channel && s.ShopId is { Length: > 0 }
-                && (channelStock.shop_id.Length == 0 || string.Equals(s.ShopId, channelStock.shop_id, StringComparison.OrdinalIgnoreCase))).ToList();
+                && (channelStock.shop_id.Length == 0
+                    ? !named.Contains((channelStock.channel, s.ShopId.ToUpperInvariant()))
+                    : string.Equals(s.ShopId, channelStock.shop_id, StringComparison.OrdinalIgnoreCase))).ToList();
             if (targets.Count == 0)
             {
                 unconfigured?.Invoke(channelStock.channel);

@@ -117,6 +117,34 @@ public class UnitTests
     }
 
     [Fact]
+    public void PushMappingStock_ShopWithItsOwnFigure_GetsOnlyItsOwnAndTheOthersTheChannelWideOne()
+    {
+        ChannelEndpoint[] shops =
+        [
+            new() { Channel = Channel.Shopify, ShopId = "a.myshopify.com" }, new() { Channel = Channel.Shopify, ShopId = "B.myshopify.com" },
+        ];
+        var e = new Fulfillment.Schemas.Stock.StockLevelEvent
+        {
+            metadata = new EventMetadata { event_id = "evt-2", pool_id = "pool", correlation_id = "c", causation_id = "c", source_system = "s", source_id = "s" },
+            body = new Fulfillment.Schemas.Stock.StockLevelChanged
+            {
+                sku = "TENT-2P-GRN",
+                location_id = "OTT",
+                channel_available_to_sell =
+                [
+                    new() { channel = Channel.Shopify, shop_id = "", available_to_sell = 7 },
+                    new() { channel = Channel.Shopify, shop_id = "b.myshopify.com", available_to_sell = 2 },
+                ],
+            },
+        };
+
+        var pushes = PushMapping.Stock(e, shops);
+
+        pushes.Select(p => (p.ShopId, p.Available)).ShouldBe([("a.myshopify.com", 7), ("B.myshopify.com", 2)]);
+        pushes.Select(p => p.PushId).Distinct().Count().ShouldBe(2);
+    }
+
+    [Fact]
     public void OptionsValidator_ShopsMissingWhatTheirChannelNeeds_FailNamingTheSettingAndNoShopsIsValid()
     {
         var validator = new ChannelSyncOptionsValidator();
