@@ -20,11 +20,16 @@ public class DeciderPropertyTests
     /// <summary>A step is five small numbers; the harness turns them into a command against the current state.</summary>
     private static readonly Gen<int[][]> Steps = Gen.Int[0, 1_000_000].Array[5].Array[1, 120];
 
+    private static UpsertLocation Lax(bool active = true) => Site("LAX", "US", LosAngeles, serves: ["US"], priority: 1, active: active);
+
+    private static UpsertLocation Tpl(bool active = true) =>
+        Site("TPL", "DE", Berlin, LocationKind.ThirdParty, serves: ["DE", "FR", "US"], maxWeightGrams: 5000, active: active);
+
     private static InventoryCommand[] Setup(bool oversell) =>
     [
         Site("NYC", "US", NewYork, region: "NY"),
-        Site("LAX", "US", LosAngeles, serves: ["US"], priority: 1),
-        Site("TPL", "DE", Berlin, LocationKind.ThirdParty, serves: ["DE", "FR", "US"], maxWeightGrams: 5000),
+        Lax(),
+        Tpl(),
         Site("FBA", "US", kind: LocationKind.AmazonFba),
         new SetChannelLocations("amazon", ["NYC", "FBA"]),
         new SetRoutingRules("amazon", [RoutingRule.ChannelRanking, RoutingRule.Proximity], AllowSplit: false, ["NYC"]),
@@ -35,7 +40,7 @@ public class DeciderPropertyTests
 
     private static InventoryCommand ToCommand(int[] s, PoolState state, DateTimeOffset now, Dictionary<string, string> transferSkus, bool oversellRun)
     {
-        var kind = s[0] % 22;
+        var kind = s[0] % 23;
         var order = $"o{s[1] % 12}";
         var sku = Skus[s[2] % 3];
         var site = Sites[s[3] % 4];
@@ -57,8 +62,15 @@ public class DeciderPropertyTests
             case 7:
                 transferSkus.TryAdd($"t{s[1] % 4}", sku);
                 return new RequestTransfer($"t{s[1] % 4}", site, Sites[(s[3] + 1 + (s[4] % 2)) % 4], [new SkuQuantity(sku, (n % 3) + 1)]);
-            case 8: return new ShipTransfer($"t{s[1] % 4}", [new SkuQuantity(TransferSku(s, sku, transferSkus), n % 4)]);
-            case 9: return new ReceiveTransfer($"t{s[1] % 4}", [new SkuQuantity(TransferSku(s, sku, transferSkus), n % 4)]);
+            case 8:
+            {
+                // Mostly (close to) what is still reserved, so transfers get as far as being received.
+                var id = $"t{s[1] % 4}";
+                var quantity = s[4] % 5 != 0 && state.Transfers.TryGetValue(id, out var open) ? Math.Max(1, open.Lines[0].Reserved - (n % 2)) : n % 4;
+                return new ShipTransfer(id, [new SkuQuantity(TransferSku(s, sku, state, transferSkus), quantity)]);
+            }
+
+            case 9: return new ReceiveTransfer($"t{s[1] % 4}", [new SkuQuantity(TransferSku(s, sku, state, transferSkus), n % 4)]);
             case 10: return new ReconcileSnapshot("TPL", [new SkuQuantity(sku, n)], Complete: s[4] % 5 == 0);
             case 11: return new SetSafetyStock(sku, site, n % 3);
             case 12: return new RestockReturn($"r{s[1]}", Skus[s[2] % 4], site, (n % 2) + 1);
@@ -85,6 +97,11 @@ public class DeciderPropertyTests
                     [.. Sites.Where((_, i) => ((s[4] >> i) & 1) == 1 && s[4] % 3 != 0), .. s[4] % 31 == 0 ? ["NOWHERE"] : Array.Empty<string>()],
                     RequireFullAvailability: s[1] % 3 == 0,
                     ShopId: Shops[(s[3] / 3) % 3]);
+            case 22:
+                // Sites deactivated and reactivated: they keep their allocations, get no new ones and stop selling.
+                return s[2] % 3 == 0
+                    ? new DeactivateLocation(s[1] % 2 == 0 ? "LAX" : "TPL")
+                    : s[1] % 2 == 0 ? Lax(active: s[3] % 2 == 0) : Tpl(active: s[3] % 2 == 0);
             case 19:
                 return new ConfigurePool(
                     oversellRun && s[1] % 2 == 0,
@@ -94,9 +111,21 @@ public class DeciderPropertyTests
         }
     }
 
-    /// <summary>Mostly the SKU the transfer was requested with, so transfers get shipped and received.</summary>
-    private static string TransferSku(int[] s, string sku, Dictionary<string, string> transferSkus) =>
-        s[4] % 5 != 0 && transferSkus.TryGetValue($"t{s[1] % 4}", out var requested) ? requested : sku;
+    /// <summary>
+    /// Mostly the SKU the open transfer with that id was requested with (ids are reused once a transfer is closed),
+    /// so transfers get shipped and received.
+    /// </summary>
+    private static string TransferSku(int[] s, string sku, PoolState state, Dictionary<string, string> transferSkus)
+    {
+        if (s[4] % 5 == 0)
+        {
+            return sku;
+        }
+
+        var id = $"t{s[1] % 4}";
+        return state.Transfers.TryGetValue(id, out var open) ? state.Skus[open.Lines[0].Sku].Code
+            : transferSkus.TryGetValue(id, out var requested) ? requested : sku;
+    }
 
     private static ShipTo ShipToFor(int x) => (x % 4) switch
     {
@@ -293,10 +322,21 @@ public class DeciderPropertyTests
 
         public HashSet<(string Channel, string? Shop)> Configured { get; } = [];
 
+        public HashSet<string> Inactive { get; } = [];
+
         public void Apply(InventoryCommand command)
         {
             switch (command)
             {
+                case UpsertLocation u when u.Active:
+                    Inactive.Remove(u.LocationId);
+                    break;
+                case UpsertLocation u:
+                    Inactive.Add(u.LocationId);
+                    break;
+                case DeactivateLocation d:
+                    Inactive.Add(d.LocationId);
+                    break;
                 case SetChannelLocations m:
                 {
                     var key = (m.Channel, string.IsNullOrEmpty(m.ShopId) ? null : m.ShopId);
@@ -360,6 +400,7 @@ public class DeciderPropertyTests
                     if (a.Quantity > before.GetValueOrDefault((id, line.LineId, line.Sku, a.LocationId)))
                     {
                         routing.Serves(order.Channel, order.ShopId, a.LocationId).ShouldBeTrue($"order {id} ({order.Channel}/{order.ShopId}) newly allocated at {a.LocationId}");
+                        routing.Inactive.ShouldNotContain(a.LocationId, $"order {id} newly allocated at an inactive site");
                     }
                 }
             }
@@ -393,18 +434,25 @@ public class DeciderPropertyTests
             }
         }
 
-        var levels = state.GetLevels();
-        foreach (var sku in levels.Select(l => l.Sku).Distinct())
+        foreach (var cells in state.GetLevels().GroupBy(l => l.Sku))
         {
-            if (state.Skus[state.SkuIds[sku]].Bundle is not null)
+            if (state.Skus[state.SkuIds[cells.Key]].Bundle is not null)
             {
                 continue;
             }
 
             foreach (var (channel, shop) in routing.Configured)
             {
-                var expected = levels.Where(l => l.Sku == sku && l.LocationId != "FBA" && routing.Serves(channel, shop, l.LocationId)).Sum(l => l.Level.Available);
-                reported.GetValueOrDefault((channel, shop, sku)).ShouldBe(expected, $"last reported available-to-sell of {sku} on {channel}/{shop}");
+                var expected = 0;
+                foreach (var (_, location, level) in cells)
+                {
+                    expected += location != "FBA" && !routing.Inactive.Contains(location) && routing.Serves(channel, shop, location) ? level.Available : 0;
+                }
+
+                if (reported.GetValueOrDefault((channel, shop, cells.Key)) != expected)
+                {
+                    reported.GetValueOrDefault((channel, shop, cells.Key)).ShouldBe(expected, $"last reported available-to-sell of {cells.Key} on {channel}/{shop}");
+                }
             }
         }
     }
@@ -492,7 +540,8 @@ public class DeciderPropertyTests
             accepted.UnionWith(run.Accepted);
         }, iter: 200, threads: 1);
 
-        string[] operatorChanges = [nameof(DefineBundle), nameof(RemoveBundle), nameof(SetChannelLocations), nameof(SetRoutingRules), nameof(ConfigurePool)];
+        string[] operatorChanges =
+            [nameof(DefineBundle), nameof(RemoveBundle), nameof(SetChannelLocations), nameof(SetRoutingRules), nameof(ConfigurePool), nameof(UpsertLocation), nameof(DeactivateLocation)];
         operatorChanges.ShouldBeSubsetOf(accepted);
 
         string[] expected =

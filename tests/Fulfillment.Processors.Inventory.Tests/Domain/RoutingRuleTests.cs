@@ -106,6 +106,21 @@ public class RoutingRuleTests
     }
 
     [Fact]
+    public void UpsertLocation_SiteBecomesFba_AnnouncesTheChannelsLowerAvailability()
+    {
+        var pool = new PoolHarness().With(
+            Site("NYC", "US", NewYork), Site("LAX", "US", LosAngeles),
+            Receive("A", "NYC", 5), Receive("A", "LAX", 4),
+            new SetChannelLocations("web", null));
+
+        var events = pool.Do(Site("NYC", "US", NewYork, LocationKind.AmazonFba));
+
+        // FBA cells carry no figures of their own, but this one must tell web its 5 units are gone.
+        events.OfType<StockLevelChanged>().Single(l => l.LocationId == "NYC").ChannelAvailable.ShouldBe([new ChannelAvailability("web", 4)]);
+        pool.Do(Receive("A", "NYC", 1)).OfType<StockLevelChanged>().Single().ChannelAvailable.ShouldBeEmpty();
+    }
+
+    [Fact]
     public void RequireFullAvailability_NoSingleSiteHasAll_BackordersWholeOrderInsteadOfSplitting()
     {
         var pool = new PoolHarness().With(
