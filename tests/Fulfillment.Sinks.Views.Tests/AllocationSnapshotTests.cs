@@ -2,7 +2,6 @@ using Avro.Specific;
 using CsCheck;
 using Dapper;
 using Fulfillment.Schemas.Allocations;
-using Fulfillment.Sinks.Views.Projection;
 using Fulfillment.Sinks.Views.Replay;
 using Fulfillment.Sinks.Views.Tests.Infrastructure;
 
@@ -51,36 +50,11 @@ public sealed class AllocationSnapshotTests(SinkEnvironment env)
         ];
     }
 
-    private async Task<string> Project(IReadOnlyList<(string Topic, ISpecificRecord Value)> records, IReadOnlyList<int> batchSizes)
-    {
-        var schema = SinkEnvironment.UniqueSchema("a");
-        await env.MigrateAsync(schema);
-        var writer = new ViewWriter(env.DataSource, schema, "test");
-        var offsets = new Dictionary<string, long>();
-        for (int i = 0, b = 0; i < records.Count; b++)
-        {
-            var batch = new ViewBatch();
-            var size = batchSizes[b % batchSizes.Count];
-            foreach (var (topic, value) in records.Skip(i).Take(size))
-            {
-                var offset = offsets.GetValueOrDefault(topic);
-                offsets[topic] = offset + 1;
-                Projector.Apply(batch, topic, 0, offset, value);
-                batch.NextOffsets[(topic, 0)] = offset + 1;
-            }
-
-            await writer.WriteAsync(batch, CancellationToken.None);
-            i += size;
-        }
-
-        return schema;
-    }
-
     [Fact]
     public async Task Allocations_BackorderFilledReallocatedCancelledLost_CurrentAllocationAndStatus()
     {
         // One batch: the case that lost the fill lines before.
-        var schema = await Project(Scenario(), [100]);
+        var schema = await env.ProjectAsync(Scenario(), [100], "a");
 
         await using var db = await env.DataSource.OpenConnectionAsync();
         (await db.QueryAsync<(string, string)>($"SELECT order_id, status FROM {schema}.orders ORDER BY 1"))
@@ -108,7 +82,7 @@ public sealed class AllocationSnapshotTests(SinkEnvironment env)
 
         foreach (var sizes in new[] { new[] { 1 }, [2] })
         {
-            var schema = await Project(records, sizes);
+            var schema = await env.ProjectAsync(records, sizes);
             await using var db = await env.DataSource.OpenConnectionAsync();
             (await db.QuerySingleAsync<(int, int, DateTime)>($"SELECT allocated, available, changed_at FROM {schema}.stock_levels"))
                 .ShouldBe((2, 8, t.AddSeconds(5)), $"batches of {sizes[0]}");
@@ -118,7 +92,7 @@ public sealed class AllocationSnapshotTests(SinkEnvironment env)
     [Fact]
     public async Task Allocations_AnyBatchingAndProcessorReEmission_EqualRecordAtATime()
     {
-        var baseline = await Project(Scenario(), [1]);
+        var baseline = await env.ProjectAsync(Scenario(), [1]);
         var gen = Gen.Select(Gen.Int[1, 8].Array[1, 4], Gen.Int[0, 20]);
         await gen.SampleAsync(async sample =>
         {
@@ -127,7 +101,7 @@ public sealed class AllocationSnapshotTests(SinkEnvironment env)
             // A processor restarted from its last commit writes the outputs after it again, in the same order.
             var allocations = records.Where(r => r.Topic == "allocations").ToList();
             records.AddRange(allocations.Skip(Math.Min(from, allocations.Count)));
-            var schema = await Project(records, sizes);
+            var schema = await env.ProjectAsync(records, sizes);
 
             await using var db = await env.DataSource.OpenConnectionAsync();
             var differences = await ViewDiff.CompareAsync(db, baseline, schema);

@@ -7,7 +7,6 @@ using Fulfillment.Schemas.Common;
 using Fulfillment.Schemas.DeadLetters;
 using Fulfillment.Schemas.Operator;
 using Fulfillment.Schemas.Stock;
-using Fulfillment.Sinks.Views.Projection;
 using Fulfillment.Sinks.Views.Replay;
 using Fulfillment.Sinks.Views.Tests.Infrastructure;
 
@@ -86,38 +85,10 @@ public sealed class OrderIndependenceTests(SinkEnvironment env)
         countries_served = ["US"], priority = 1,
     };
 
-    private async Task<string> Project(IEnumerable<(string Topic, ISpecificRecord Value)> records, IReadOnlyList<int> batchSizes)
-    {
-        var schema = SinkEnvironment.UniqueSchema("p");
-        await env.MigrateAsync(schema);
-        var writer = new ViewWriter(env.DataSource, schema, "test");
-        var list = records.ToList();
-        var offsets = new Dictionary<string, long>();
-        var i = 0;
-        var b = 0;
-        while (i < list.Count)
-        {
-            var batch = new ViewBatch();
-            var size = batchSizes[b++ % batchSizes.Count];
-            foreach (var (topic, value) in list.Skip(i).Take(size))
-            {
-                var offset = offsets.GetValueOrDefault(topic);
-                offsets[topic] = offset + 1;
-                Projector.Apply(batch, topic, 0, offset, value);
-                batch.NextOffsets[(topic, 0)] = offset + 1;
-            }
-
-            await writer.WriteAsync(batch, CancellationToken.None);
-            i += size;
-        }
-
-        return schema;
-    }
-
     [Fact]
     public async Task Projection_InOrder_DerivesStatusesVersionsAndTransfers()
     {
-        var schema = await Project(Scenario(), [1]);
+        var schema = await env.ProjectAsync(Scenario(), [1]);
 
         await using var db = await env.DataSource.OpenConnectionAsync();
         (await db.QuerySingleAsync<(string, string, string)>($"SELECT status, sync_state, channel_status FROM {schema}.orders WHERE order_id = 'o-1'"))
@@ -139,7 +110,7 @@ public sealed class OrderIndependenceTests(SinkEnvironment env)
     [Fact]
     public async Task Projection_AnyArrivalOrderBatchingAndDuplicates_EqualsInOrderRun()
     {
-        var baseline = await Project(Scenario(), [1]);
+        var baseline = await env.ProjectAsync(Scenario(), [1]);
         var gen = Gen.Select(Gen.Int, Gen.Int[1, 6].Array[1, 4], Gen.Int[0, 6]);
         await gen.SampleAsync(async sample =>
         {
@@ -148,7 +119,7 @@ public sealed class OrderIndependenceTests(SinkEnvironment env)
             var records = Scenario();
             records.AddRange(Enumerable.Range(0, duplicates).Select(_ => records[random.Next(records.Count)]));
             var shuffled = records.OrderBy(_ => random.Next()).ToList();
-            var schema = await Project(shuffled, sizes);
+            var schema = await env.ProjectAsync(shuffled, sizes);
 
             await using var db = await env.DataSource.OpenConnectionAsync();
             var differences = await ViewDiff.CompareAsync(db, baseline, schema);
@@ -171,7 +142,7 @@ public sealed class OrderIndependenceTests(SinkEnvironment env)
                      ([byWebhook, byPoll], [1]), ([byWebhook, byPoll], [2]), ([byPoll, byWebhook], [1]), ([byPoll, byWebhook], [2]),
                  })
         {
-            var schema = await Project(records.Select(r => ("orders", r)), sizes);
+            var schema = await env.ProjectAsync(records.Select(r => ("orders", r)), sizes);
             await using var db = await env.DataSource.OpenConnectionAsync();
             reasons.Add(await db.QuerySingleAsync<string>($"SELECT cancel_reason FROM {schema}.orders WHERE order_id = 'o-7'"));
         }
@@ -182,8 +153,8 @@ public sealed class OrderIndependenceTests(SinkEnvironment env)
     [Fact]
     public async Task ViewDiff_CorruptedRow_ReportedOnBothSides()
     {
-        var left = await Project(Scenario(), [5]);
-        var right = await Project(Scenario(), [3]);
+        var left = await env.ProjectAsync(Scenario(), [5]);
+        var right = await env.ProjectAsync(Scenario(), [3]);
         await using var db = await env.DataSource.OpenConnectionAsync();
         (await ViewDiff.CompareAsync(db, left, right)).ShouldBeEmpty();
 

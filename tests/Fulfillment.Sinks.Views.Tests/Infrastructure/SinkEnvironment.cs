@@ -3,6 +3,7 @@ using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;
 using Fulfillment.SchemaRegistry;
+using Fulfillment.Sinks.Views.Projection;
 using Fulfillment.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -95,6 +96,36 @@ public sealed class SinkEnvironment : IAsyncLifetime
         new(options, BootstrapServers, DataSource, new EventDecoder(Registry), NullLogger.Instance);
 
     public EventProducer Producer() => new(this);
+
+    /// <summary>Projects <paramref name="records"/> straight through <see cref="Projector"/> and <see cref="ViewWriter"/>
+    /// (no Kafka) into a fresh schema: batches of <paramref name="batchSizes"/> (cycled), each record at the next offset of
+    /// its topic's partition 0, so list order is the topics' order.</summary>
+    public async Task<string> ProjectAsync(IEnumerable<(string Topic, ISpecificRecord Value)> records, IReadOnlyList<int> batchSizes, string prefix = "p")
+    {
+        ArgumentNullException.ThrowIfNull(batchSizes);
+        var schema = UniqueSchema(prefix);
+        await MigrateAsync(schema);
+        var writer = new ViewWriter(DataSource, schema, "test");
+        var list = records.ToList();
+        var offsets = new Dictionary<string, long>();
+        for (int i = 0, b = 0; i < list.Count; b++)
+        {
+            var batch = new ViewBatch();
+            var size = batchSizes[b % batchSizes.Count];
+            foreach (var (topic, value) in list.Skip(i).Take(size))
+            {
+                var offset = offsets.GetValueOrDefault(topic);
+                offsets[topic] = offset + 1;
+                Projector.Apply(batch, topic, 0, offset, value);
+                batch.NextOffsets[(topic, 0)] = offset + 1;
+            }
+
+            await writer.WriteAsync(batch, CancellationToken.None);
+            i += size;
+        }
+
+        return schema;
+    }
 
     /// <summary>End offsets of every partition of <paramref name="topics"/> (what a bounded sink run reads up to).</summary>
     public Dictionary<TopicPartition, long> EndOffsets(ViewTopics topics)
