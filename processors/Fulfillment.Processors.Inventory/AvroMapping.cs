@@ -26,7 +26,8 @@ namespace Fulfillment.Processors.Inventory;
 /// Avro events from the catalog topics → decider commands, and decider events → Avro. One Avro event may carry
 /// several lines; each line becomes one command, applied in order (a rejected line does not undo earlier ones).
 /// Unsupported input throws <see cref="NotSupportedException"/>, which sends the record to the dead-letter topic.
-/// Channels are keyed by the channel enum name (e.g. "Shopify"); shop ids are not distinguished yet.
+/// Channels are keyed by the channel enum name (e.g. "Shopify"); orders carry their shop id, and channel mappings and
+/// routing set for one shop override the channel's for that shop.
 /// </summary>
 public static class AvroMapping
 {
@@ -83,7 +84,8 @@ public static class AvroMapping
                 order.priority,
                 Utc(order.placed_at),
                 shipTo,
-                lines));
+                lines,
+                order.shop_id));
         }
     }
 
@@ -134,7 +136,7 @@ public static class AvroMapping
                 into.Add(new RemoveBundle(b.bundle_sku));
                 break;
             case ChannelLocationsSet m:
-                into.Add(new SetChannelLocations(ChannelName(m.channel), m.location_ids is null ? null : [.. m.location_ids]));
+                into.Add(new SetChannelLocations(ChannelName(m.channel), m.location_ids is null ? null : [.. m.location_ids], m.shop_id));
                 break;
             case PoolSettingsSet p:
                 into.Add(new ConfigurePool(
@@ -167,6 +169,8 @@ public static class AvroMapping
     {
         var chain = new List<Domain.RoutingRule>();
         IReadOnlyList<string> ranking = [];
+        var excluded = new List<string>();
+        var requireFull = false;
         foreach (var rule in r.rules ?? [])
         {
             Domain.RoutingRule mapped;
@@ -191,6 +195,13 @@ public static class AvroMapping
                 case RoutingRuleKind.HighestAvailable:
                     mapped = Domain.RoutingRule.StockBalance;
                     break;
+                case RoutingRuleKind.ExcludeLocations:
+                    // Filters, not ranking steps: they apply whatever the chain's order.
+                    excluded.AddRange(rule.location_ids ?? []);
+                    continue;
+                case RoutingRuleKind.RequireFullAvailability:
+                    requireFull = true;
+                    continue;
                 default:
                     throw new NotSupportedException($"Routing rule {rule.kind} is not supported by the inventory pool yet.");
             }
@@ -201,7 +212,7 @@ public static class AvroMapping
             }
         }
 
-        return new SetRoutingRules(ChannelName(r.channel), chain, r.allow_split, ranking);
+        return new SetRoutingRules(ChannelName(r.channel), chain, r.allow_split, ranking, excluded, requireFull, r.shop_id);
     }
 
     public static void ToCommands(StockMovementEvent value, List<InventoryCommand> into)
@@ -399,7 +410,7 @@ public static class AvroMapping
         {
             if (Enum.TryParse<Channel>(c.Channel, out var channel))
             {
-                yield return new ChannelStock { channel = channel, shop_id = "", available_to_sell = c.Available };
+                yield return new ChannelStock { channel = channel, shop_id = c.ShopId ?? "", available_to_sell = c.Available };
             }
         }
     }

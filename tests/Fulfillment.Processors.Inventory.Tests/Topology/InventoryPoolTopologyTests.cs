@@ -45,6 +45,38 @@ public sealed class InventoryPoolTopologyTests : IDisposable
     }
 
     [Fact]
+    public void ShopRoutingExcludingASite_OrdersOfThatShopAvoidItAndOtherShopsDoNot()
+    {
+        Setup("m");
+        _driver.Pipe(_pool.OperatorCommands, "m", new Fulfillment.Schemas.Operator.OperatorCommand
+        {
+            metadata = Metadata("routing-shop", "m", "routing-shop"),
+            body = new Fulfillment.Schemas.Operator.RoutingRulesSet
+            {
+                channel = Fulfillment.Schemas.Common.Channel.Shopify,
+                shop_id = "shop",
+                allow_split = true,
+                rules =
+                [
+                    new Fulfillment.Schemas.Operator.RoutingRule { kind = Fulfillment.Schemas.Operator.RoutingRuleKind.ExcludeLocations, location_ids = ["NYC"], parameters = new Dictionary<string, string>() },
+                    new Fulfillment.Schemas.Operator.RoutingRule { kind = Fulfillment.Schemas.Operator.RoutingRuleKind.ClosestLocation, location_ids = [], parameters = new Dictionary<string, string>() },
+                ],
+            },
+        });
+        _driver.ReadOutput(_pool.StockLevels);
+        _driver.ReadOutput(_pool.DeadLetters).ShouldBeEmpty();
+
+        // Boston: NYC is nearest, but this shop's routing excludes it.
+        _driver.Pipe(_pool.Orders, "m", Placed("m", "o1", 42.36, -71.06, ("A", 1)));
+        var other = Placed("m", "o2", 42.36, -71.06, ("A", 1));
+        ((Fulfillment.Schemas.Orders.OrderPlaced)other.body).order.shop_id = "other-shop";
+        _driver.Pipe(_pool.Orders, "m", other);
+
+        var decided = _driver.ReadOutput(_pool.Allocations).Select(r => r.Value.body).Cast<AvroAllocationDecided>().ToList();
+        decided.Select(d => (d.order_id, d.lines.Single().location_id)).ShouldBe([("o1", "LAX"), ("o2", "NYC")]);
+    }
+
+    [Fact]
     public void OrderShortCancelledAndShipped_PublishesBackorderReleaseAndDeduction()
     {
         Setup("m");
