@@ -1126,6 +1126,7 @@ public sealed partial class InventoryDecider
         }
 
         var channels = _s.ConfiguredChannels;
+        Span<bool> reports = channels.Count <= 64 ? stackalloc bool[64] : new bool[channels.Count];
         List<int>? bundles = null;
         foreach (var cell in _touched)
         {
@@ -1134,17 +1135,19 @@ public sealed partial class InventoryDecider
             ChannelAvailability[] perChannel = [];
             if (channels.Count > 0)
             {
+                var sellable = location.Kind != LocationKind.AmazonFba;
                 var count = 0;
                 for (var i = 0; i < channels.Count; i++)
                 {
-                    count += ReportsChannel(channels, i, cell.Location) ? 1 : 0;
+                    reports[i] = ReportsChannel(channels, i, cell.Location, sellable);
+                    count += reports[i] ? 1 : 0;
                 }
 
                 perChannel = count == 0 ? [] : new ChannelAvailability[count];
                 count = 0;
                 for (var i = 0; i < channels.Count; i++)
                 {
-                    if (ReportsChannel(channels, i, cell.Location))
+                    if (reports[i])
                     {
                         var ch = channels[i];
                         perChannel[count++] = new ChannelAvailability(ch.Name, _s.ChannelAvailable(ch, cell.Sku), ch.Shop);
@@ -1190,9 +1193,15 @@ public sealed partial class InventoryDecider
     /// Amazon's to report) serves it, or its sellable locations changed in this command. A channel's configurations (channel-wide, then its shops) are reported
     /// together or not at all, so a consumer never applies the channel-wide figure to a shop with its own.
     /// </summary>
-    private bool ReportsChannel(List<ChannelConfig> channels, int index, int location)
+    private bool ReportsChannel(List<ChannelConfig> channels, int index, int location, bool sellable)
     {
-        var name = channels[index].Name;
+        var config = channels[index];
+        if (config.Parent is null && config.Shops is null)
+        {
+            return config.ChangedAt == _s.CommandSeq || (sellable && config.Serves(location));
+        }
+
+        var name = config.Name;
         var first = index;
         while (first > 0 && channels[first - 1].Name == name)
         {
@@ -1201,7 +1210,7 @@ public sealed partial class InventoryDecider
 
         for (var i = first; i < channels.Count && channels[i].Name == name; i++)
         {
-            if (channels[i].ChangedAt == _s.CommandSeq || (_s.Locations[location].Kind != LocationKind.AmazonFba && channels[i].Serves(location)))
+            if (channels[i].ChangedAt == _s.CommandSeq || (sellable && channels[i].Serves(location)))
             {
                 return true;
             }
