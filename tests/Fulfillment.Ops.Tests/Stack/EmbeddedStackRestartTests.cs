@@ -18,7 +18,9 @@ namespace Fulfillment.Ops.Tests.Stack;
 /// ports, with its own Postgres cluster): stock received through the REST API, signed WooCommerce webhooks, ship
 /// confirmations, tracking pushed to a stand-in WooCommerce API; then Ctrl-C, `up` again (an empty development broker,
 /// re-seeded from Postgres), and views, stock, durable copies and audit timelines must be what they were, with no push
-/// sent to the channel again. Slow (two stack start-ups, ~2–4 min on a loaded 2-core machine).
+/// sent to the channel again. Then, on the same running stack (a separate test would cost a third start-up), `up`'s
+/// restart policy: a worker SIGKILLed is started again by `up`, logged and counted, and the stack stays up.
+/// Slow (two stack start-ups, ~3–4.5 min on a loaded 2-core machine).
 /// </summary>
 [Trait("Category", "Slow")]
 public sealed class EmbeddedStackRestartTests : IDisposable
@@ -57,7 +59,7 @@ public sealed class EmbeddedStackRestartTests : IDisposable
     }
 
     [Fact]
-    public async Task Restart_AfterTraffic_ViewsStockAuditIdenticalAndNoPushRepeated()
+    public async Task Restart_AfterTrafficThenWorkerKilled_SameViewsStockAuditNoPushRepeatedWorkerRestarted()
     {
         try
         {
@@ -169,7 +171,40 @@ public sealed class EmbeddedStackRestartTests : IDisposable
         }
 
         differences.ShouldBeEmpty($"the restart changed what a user sees:\n{string.Join("\n", differences)}");
+
+        Step("identical; killing sink-channel-sync");
+        await WorkerKilledIsRestartedAsync("sink-channel-sync");
+        Step("worker restarted by up; stopping");
         _stack.Stop(StopTimeout).ShouldBe(130, _stack.Output);
+    }
+
+    /// <summary>SIGKILL a worker of the running stack; `up` must start it again (logged, counted in `status`) and the
+    /// stack must stay up.</summary>
+    private async Task WorkerKilledIsRestartedAsync(string worker)
+    {
+        var pidFile = Path.Combine(_stack.RunDir, "pids", worker + ".pid");
+        var killed = int.Parse(File.ReadAllText(pidFile).Split(' ')[0], CultureInfo.InvariantCulture);
+        Shell.Run("kill", ["-KILL", killed.ToString(CultureInfo.InvariantCulture)]).ExitCode.ShouldBe(0);
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        ShellResult status;
+        while (true)
+        {
+            _stack.EnsureRunning();
+            status = _stack.Cli("status");
+            if (status.ExitCode == 0 && status.StdOut.Contains("restarted by up 1 time(s)", StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            DateTime.UtcNow.ShouldBeLessThan(deadline, $"{worker} not back within 2 min:\n{status.Output}\n--- up:\n{_stack.Output}");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+
+        status.StdOut.Split('\n').Single(l => l.StartsWith(worker + " ", StringComparison.Ordinal)).ShouldContain("healthy");
+        int.Parse(File.ReadAllText(pidFile).Split(' ')[0], CultureInfo.InvariantCulture).ShouldNotBe(killed);
+        _stack.Output.ShouldContain($"{worker} (pid {killed}) exited unexpectedly");
+        _stack.Output.ShouldContain($"restarted {worker}");
     }
 
     private static string[] Lines(string? table) => table is null ? ["(table missing)"] : table.Split('\n');
