@@ -41,7 +41,11 @@ public sealed class ViewsProbe(NpgsqlDataSource dataSource, string schema, IRead
               (SELECT coalesce(sum(available), 0) FROM {s}.stock_levels WHERE pool_id = ANY(@pools)) AS available,
               (SELECT coalesce(sum(allocated), 0) FROM {s}.stock_levels WHERE pool_id = ANY(@pools)) AS allocated,
               (SELECT count(*) FROM {s}.dead_letters WHERE pool_id = ANY(@pools)) AS dead_letters,
-              (SELECT count(*) FROM {s}.channel_pushes WHERE pool_id = ANY(@pools) AND outcome IN ('Failed', 'Retrying')) AS pushes_pending,
+              -- Pending: retrying, or a shipment channel sync has not reported on yet (its push id is "shipment:" + the
+              -- shipment id); after a channel-sync crash nothing is retrying until it is back, yet its pushes are owed.
+              (SELECT count(*) FROM {s}.channel_pushes WHERE pool_id = ANY(@pools) AND outcome IN ('Failed', 'Retrying'))
+              + (SELECT count(*) FROM {s}.shipments x WHERE x.pool_id = ANY(@pools)
+                 AND NOT EXISTS (SELECT 1 FROM {s}.channel_pushes p WHERE p.push_id = 'shipment:' || x.shipment_id)) AS pushes_pending,
               (SELECT count(*) FROM {s}.channel_pushes WHERE pool_id = ANY(@pools) AND outcome = 'DeadLettered') AS pushes_dead_lettered
             """, new { pools = _pools }, cancellationToken: ct));
     }

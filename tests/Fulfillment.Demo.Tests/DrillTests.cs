@@ -10,8 +10,8 @@ namespace Fulfillment.Demo.Tests;
 /// One fault drill end to end, exactly as <c>ops/fulfillment drill</c> runs it (ops/drills/drill.sh): its own stack on
 /// free ports and a throwaway run dir, demo traffic from every channel (eBay polled), the webhook connector SIGKILLed
 /// mid-run and restarted, then the drill's checks (every accepted order in the views, stock balanced, pushes settled)
-/// and <c>replay --verify</c> with zero differences. Slow: a whole stack start, 20 s of traffic and a replay — about
-/// 2 minutes on an idle 2-core machine, several under load. Needs the Release build of the hub (ops/fulfillment test
+/// and <c>replay --verify</c> with zero differences. Slow: a whole stack start, 40 s of traffic (enough for ship
+/// confirmations and their pushes) and a replay — about 3 minutes on an idle 2-core machine, several under load. Needs the Release build of the hub (ops/fulfillment test
 /// builds it).
 /// </summary>
 [Trait("Category", "Slow")]
@@ -42,7 +42,7 @@ public sealed class DrillTests(ITestOutputHelper log)
         };
         start.Environment["FULFILLMENT_DRILL_PORT_BASE"] = FreeBase().ToString(CultureInfo.InvariantCulture);
         start.Environment["FULFILLMENT_DRILL_RUN_DIR"] = runDir;
-        start.Environment["DRILL_SECONDS"] = "20";
+        start.Environment["DRILL_SECONDS"] = "40";
         start.Environment["DRILL_RATE"] = "20";
         var output = new StringBuilder();
         using var drill = new Process { StartInfo = start };
