@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Fulfillment.Processors.Runtime;
 
 /// <summary>
@@ -49,17 +47,24 @@ public sealed class ProcessorContext
             throw new InvalidOperationException($"Topic '{topic}' is not a declared output of '{_task.Topology.ApplicationId}'.");
         }
 
-        var list = new List<RecordHeader>((headers?.Count ?? 0) + 1);
-        if (headers is not null)
+        IReadOnlyList<RecordHeader> all;
+        if (headers is null || headers.Count == 0)
         {
+            // The common case (one header, the runtime's id): no list to grow.
+            all = [new RecordHeader(RuntimeHeaders.EventId, _task.NextEventIdBytes())];
+        }
+        else
+        {
+            var list = new List<RecordHeader>(headers.Count + 1);
             list.AddRange(headers);
+            if (RuntimeHeaders.Find(list, RuntimeHeaders.EventId) is null)
+            {
+                list.Add(new RecordHeader(RuntimeHeaders.EventId, _task.NextEventIdBytes()));
+            }
+
+            all = list;
         }
 
-        if (RuntimeHeaders.Find(list, RuntimeHeaders.EventId) is null)
-        {
-            list.Add(new RecordHeader(RuntimeHeaders.EventId, Encoding.UTF8.GetBytes(_task.NextEventId())));
-        }
-
-        _task.Emit(new OutputRecord(topic, key, value, list, _task.CurrentTimestamp));
+        _task.Emit(new OutputRecord(topic, key, value, all, _task.CurrentTimestamp));
     }
 }

@@ -30,7 +30,13 @@ internal sealed class StreamTask : ITaskStorageAccessor, IDisposable
     private readonly Dictionary<string, Counter.Child> _recordsOut = new(StringComparer.Ordinal);
     private readonly Histogram.Child _processingLatency;
     private readonly Histogram.Child _eventAge;
-    private string _origin = "";
+    // Where the current outputs come from: an input record, or a punctuator and its time. The event-id prefix is built
+    // only when the first output asks for it (most records of most topologies emit few outputs, some none).
+    private RawRecord? _originRecord;
+    private string? _originPunctuator;
+    private long _originTimeMs;
+    private string? _origin;
+    private byte[]? _originPrefix;
     private int _outputIndex;
     private long? _currentInputTimestampMs;
     private bool _uncommitted;
@@ -136,7 +142,7 @@ internal sealed class StreamTask : ITaskStorageAccessor, IDisposable
             StreamTimeMs = record.TimestampMs;
         }
 
-        _origin = string.Create(CultureInfo.InvariantCulture, $"{record.Topic}-{record.Partition}@{record.Offset}");
+        SetOrigin(record, null, 0);
         _outputIndex = 0;
         CurrentTimestamp = DateTimeOffset.FromUnixTimeMilliseconds(record.TimestampMs);
         _currentInputTimestampMs = record.TimestampMs;
@@ -207,8 +213,7 @@ internal sealed class StreamTask : ITaskStorageAccessor, IDisposable
 
     private void RunPunctuator(PunctuatorDefinition punctuator, DateTimeOffset time)
     {
-        _origin = string.Create(CultureInfo.InvariantCulture,
-            $"{Topology.ApplicationId}-{Partition}/{punctuator.Name}@{time.ToUnixTimeMilliseconds()}");
+        SetOrigin(null, punctuator.Name, time.ToUnixTimeMilliseconds());
         _outputIndex = 0;
         CurrentTimestamp = time;
         try
@@ -230,8 +235,31 @@ internal sealed class StreamTask : ITaskStorageAccessor, IDisposable
     /// <summary>The last exception a punctuator threw (for the host's logs).</summary>
     public Exception? LastPunctuatorError { get; set; }
 
-    public string NextEventId() =>
-        string.Create(CultureInfo.InvariantCulture, $"{_origin}#{_outputIndex++}");
+    private void SetOrigin(RawRecord? record, string? punctuator, long timeMs)
+    {
+        _originRecord = record;
+        _originPunctuator = punctuator;
+        _originTimeMs = timeMs;
+        _origin = null;
+        _originPrefix = null;
+    }
+
+    /// <summary><c>{topic}-{partition}@{offset}</c> or <c>{app}-{partition}/{punctuator}@{epochMs}</c>.</summary>
+    private string Origin => _origin ??= _originRecord is { } r
+        ? string.Create(CultureInfo.InvariantCulture, $"{r.Topic}-{r.Partition}@{r.Offset}")
+        : string.Create(CultureInfo.InvariantCulture, $"{Topology.ApplicationId}-{Partition}/{_originPunctuator}@{_originTimeMs}");
+
+    /// <summary>The next output's event id, <c>{origin}#{n}</c>, as the UTF-8 header value.</summary>
+    public byte[] NextEventIdBytes()
+    {
+        var prefix = _originPrefix ??= Encoding.UTF8.GetBytes(Origin + "#");
+        Span<byte> digits = stackalloc byte[11];
+        _outputIndex++.TryFormat(digits, out var length, default, CultureInfo.InvariantCulture);
+        var id = new byte[prefix.Length + length];
+        prefix.CopyTo(id, 0);
+        digits[..length].CopyTo(id.AsSpan(prefix.Length));
+        return id;
+    }
 
     public void Emit(OutputRecord record) => _pendingOutputs.Add(record);
 
@@ -292,7 +320,7 @@ internal sealed class StreamTask : ITaskStorageAccessor, IDisposable
         headers.Add(new RecordHeader(RuntimeHeaders.DeadLetterSourceTopic, Encoding.UTF8.GetBytes(record.Topic)));
         headers.Add(new RecordHeader(RuntimeHeaders.DeadLetterSourcePartition, Encoding.UTF8.GetBytes(record.Partition.ToString(CultureInfo.InvariantCulture))));
         headers.Add(new RecordHeader(RuntimeHeaders.DeadLetterSourceOffset, Encoding.UTF8.GetBytes(record.Offset.ToString(CultureInfo.InvariantCulture))));
-        headers.Add(new RecordHeader(RuntimeHeaders.EventId, Encoding.UTF8.GetBytes(_origin + "#dlq")));
+        headers.Add(new RecordHeader(RuntimeHeaders.EventId, Encoding.UTF8.GetBytes(Origin + "#dlq")));
         _sink(new OutputRecord(Topology.DeadLetterTopic, record.Key, record.Value, headers, CurrentTimestamp));
         RuntimeMetrics.DeadLetters.WithLabels(Topology.ApplicationId, reason).Inc();
         LastDeadLetter = (record, reason, error);

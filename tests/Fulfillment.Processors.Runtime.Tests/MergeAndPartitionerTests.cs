@@ -133,7 +133,7 @@ public class RuntimeMetricsTests
 
         exported.ShouldContain("fulfillment_runtime_records_in_total{");
         exported.ShouldContain("fulfillment_runtime_records_out_total{");
-        exported.ShouldContain("fulfillment_runtime_processing_latency_seconds_bucket{");
+        exported.ShouldContain("fulfillment_runtime_processing_duration_seconds_bucket{");
         exported.ShouldContain("fulfillment_runtime_event_age_at_output_seconds_bucket{");
         exported.ShouldContain("fulfillment_runtime_dead_letters_total{");
         foreach (var line in exported.Split('\n').Where(l => l.StartsWith("fulfillment_runtime_", StringComparison.Ordinal)))
