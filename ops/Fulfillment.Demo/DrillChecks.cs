@@ -124,7 +124,10 @@ public sealed class DrillChecks(ViewsProbe probe, TextWriter output)
                 WHERE a.pool_id = ANY(@pools) AND a.outcome IN ('Failed', 'Retrying')
                 """, new { pools }, cancellationToken: ct));
             await output.WriteLineAsync($"  info  pushes by outcome: {string.Join(", ", outcomes.Select(o => $"{o.Outcome} {o.Count}").DefaultIfEmpty("none"))}");
-            failures += Check(outcomes.Sum(o => o.Count) > 0, "the channel-sync worker pushed something");
+            // Pushes follow ship confirmations; a short run whose orders never got as far as shipping owes none.
+            var shipments = await c.QuerySingleAsync<long>(new CommandDefinition(
+                $"SELECT count(*) FROM {s}.shipments WHERE pool_id = ANY(@pools)", new { pools }, cancellationToken: ct));
+            failures += Check(shipments == 0 || outcomes.Sum(o => o.Count) > 0, $"the channel-sync worker pushed something ({shipments} shipments)");
             failures += Check(failedAttempts.Open == 0,
                 $"every failed push retried or dead-lettered: {failedAttempts.Attempts} failed attempts on {failedAttempts.Pushes} pushes, {failedAttempts.Open} still open");
         }
