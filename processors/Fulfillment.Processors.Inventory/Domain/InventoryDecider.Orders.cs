@@ -156,24 +156,7 @@ public sealed partial class InventoryDecider
             }
         }
 
-        var before = new List<(OrderLine Line, int Location, int Quantity)>();
-        _held.Clear();
-        foreach (var line in order.Lines)
-        {
-            foreach (var entry in line.Allocations)
-            {
-                before.Add((line, entry.Location, entry.Quantity));
-                if (!_held.Contains(entry.Location))
-                {
-                    _held.Add(entry.Location);
-                }
-            }
-
-            for (var i = line.Allocations.Count - 1; i >= 0; i--)
-            {
-                ReleaseAt(line, i, line.Allocations[i].Quantity, null);
-            }
-        }
+        var before = ReleaseAllRememberingHolds(order);
 
         var next = new List<OrderLine>(c.Lines.Count);
         foreach (var request in c.Lines)
@@ -390,11 +373,10 @@ public sealed partial class InventoryDecider
     }
 
     /// <summary>
-    /// Require full availability, and the order holds only part of what it needs (it lost stock, or was allocated
-    /// before the rule applied): its allocations are re-decided whole, preferring where it is held, so it ends up
-    /// at one location that ships everything or holding nothing. Only the net release is reported.
+    /// Releases every allocation of the order without reporting it, and remembers where it was held (<c>_held</c>, so
+    /// the re-decision can prefer those sites) and what it held (returned, so only the net change is reported).
     /// </summary>
-    private bool RedecideWhole(Order order, List<string> trail, string trigger, bool quiet)
+    private List<(OrderLine Line, int Location, int Quantity)> ReleaseAllRememberingHolds(Order order)
     {
         var before = new List<(OrderLine Line, int Location, int Quantity)>();
         _held.Clear();
@@ -414,6 +396,18 @@ public sealed partial class InventoryDecider
                 ReleaseAt(line, i, line.Allocations[i].Quantity, null);
             }
         }
+
+        return before;
+    }
+
+    /// <summary>
+    /// Require full availability, and the order holds only part of what it needs (it lost stock, or was allocated
+    /// before the rule applied): its allocations are re-decided whole, preferring where it is held, so it ends up
+    /// at one location that ships everything or holding nothing. Only the net release is reported.
+    /// </summary>
+    private bool RedecideWhole(Order order, List<string> trail, string trigger, bool quiet)
+    {
+        var before = ReleaseAllRememberingHolds(order);
 
         trail.Add("require full availability: the order holds only part of what it needs, so all of it is re-decided");
         var changed = AllocateRemaining(order, trail, trigger, quiet);
