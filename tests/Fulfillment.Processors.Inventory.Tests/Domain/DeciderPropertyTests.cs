@@ -527,23 +527,11 @@ public class DeciderPropertyTests
     public void Decider_RandomInterleavings_ExerciseEveryKindOfOutcome()
     {
         // Guards the generator: if it stopped producing these, the invariants above would be checked on nothing.
-        var kinds = new HashSet<string>();
-        var accepted = new HashSet<string>();
-        Steps.Sample(steps =>
-        {
-            var run = Run(steps, oversell: false);
-            foreach (var e in run.Events)
-            {
-                kinds.Add(e is StockMoved m ? $"{nameof(StockMoved)}.{m.Kind}" : e.GetType().Name);
-            }
-
-            accepted.UnionWith(run.Accepted);
-        }, iter: 200, threads: 1);
-
+        // Rare kinds (a short transfer receipt needs a transfer shipped, then received short) do not turn up in every
+        // 200 random runs, so samples are drawn in rounds until all were seen, up to 2,000 runs: a generator that can
+        // still produce each kind passes, one that lost a kind fails.
         string[] operatorChanges =
             [nameof(DefineBundle), nameof(RemoveBundle), nameof(SetChannelLocations), nameof(SetRoutingRules), nameof(ConfigurePool), nameof(UpsertLocation), nameof(DeactivateLocation)];
-        operatorChanges.ShouldBeSubsetOf(accepted);
-
         string[] expected =
         [
             nameof(AllocationDecided), nameof(OrderBackordered), nameof(AllocationReleased), nameof(ShipmentRecorded),
@@ -551,6 +539,23 @@ public class DeciderPropertyTests
             "StockMoved.Shipment", "StockMoved.TransferReceived", "StockMoved.TransferDiscrepancy", "StockMoved.CycleCount",
             "StockMoved.Adjustment", "StockMoved.ReturnRestock", "StockMoved.SnapshotReconciliation",
         ];
+        var kinds = new HashSet<string>();
+        var accepted = new HashSet<string>();
+        for (var round = 0; round < 10 && !(kinds.IsSupersetOf(expected) && accepted.IsSupersetOf(operatorChanges)); round++)
+        {
+            Steps.Sample(steps =>
+            {
+                var run = Run(steps, oversell: false);
+                foreach (var e in run.Events)
+                {
+                    kinds.Add(e is StockMoved m ? $"{nameof(StockMoved)}.{m.Kind}" : e.GetType().Name);
+                }
+
+                accepted.UnionWith(run.Accepted);
+            }, iter: 200, threads: 1);
+        }
+
+        operatorChanges.ShouldBeSubsetOf(accepted);
         expected.ShouldBeSubsetOf(kinds);
     }
 }
