@@ -38,6 +38,19 @@ public sealed partial class TestSummaryTests
     }
 
     [Fact]
+    public void Summary_FailedTest_ListsItsNameAndMessageHeadBeforeTheTable()
+    {
+        // CI shows only the end of a run's output: the failure itself has to be there, not just the counts.
+        var r = Summarize($"A.Tests|0|{Passing}|", $"B.Tests|1|{Mixed}|");
+
+        var output = r.StdOut;
+        output.ShouldContain("  T.C\n      Assert.Equal() Failure: Values differ\n      Expected: 1\n      Actual:   2\n");
+        output.IndexOf("T.C", StringComparison.Ordinal).ShouldBeLessThan(output.IndexOf("test projects:", StringComparison.Ordinal));
+        output.ShouldNotContain("T.B"); // a passed test is not listed
+        LastLine(r).ShouldBe("5 passed, 1 failed, 1 skipped");
+    }
+
+    [Fact]
     public void Summary_CrashedTestHost_CountsAsAFailure()
     {
         // A FailFast in a test aborts the run: the TRX has all-zero counters and only the exit code tells.
