@@ -23,6 +23,7 @@ namespace Fulfillment.Ops.Tests.Stack;
 /// Slow (two stack start-ups, ~3–4.5 min on a loaded 2-core machine).
 /// </summary>
 [Trait("Category", "Slow")]
+[Collection(EmbeddedStackCollection.Name)]
 public sealed class EmbeddedStackRestartTests : IDisposable
 {
     private const string Pool = "pool-eu";
@@ -67,8 +68,11 @@ public sealed class EmbeddedStackRestartTests : IDisposable
         }
         catch (Exception e) when (e is not ShouldAssertException)
         {
-            // Whatever broke (a lost connection, a timeout), `up`'s own account of it is what explains it.
-            throw new InvalidOperationException($"{e.GetType().Name}: {e.Message}\n--- ops/fulfillment up output:\n{_stack.Output}", e);
+            // Whatever broke (a lost connection, a timeout), `up`'s own account of it and the logs of the services on the
+            // path explain it. The error comes first and stays short: CI shows only the first lines of a message.
+            throw new InvalidOperationException(
+                $"{e.GetType().Name}: {Head(e.Message)}\n--- ops/fulfillment up output (last 60 lines):\n{Tail(_stack.Output, 60)}\n" +
+                string.Join("\n", ServicesOnThePath.Select(s => $"--- {s} log (last 20 lines):\n{_stack.LogTail(s, 20)}")), e);
         }
     }
 
@@ -207,6 +211,12 @@ public sealed class EmbeddedStackRestartTests : IDisposable
         _stack.Output.ShouldContain($"restarted {worker}");
     }
 
+    private static readonly string[] ServicesOnThePath = ["api", "connector-webhooks", "inventory-pool", "views-sink", "sink-channel-sync"];
+
+    private static string Head(string text) => string.Join('\n', text.Split('\n').Take(3));
+
+    private static string Tail(string text, int lines) => string.Join('\n', text.Split('\n').TakeLast(lines));
+
     private static string[] Lines(string? table) => table is null ? ["(table missing)"] : table.Split('\n');
 
     private static string Show(Dictionary<string, long> positions) =>
@@ -341,7 +351,7 @@ public sealed class EmbeddedStackRestartTests : IDisposable
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"{what}: not within {SettleTimeout.TotalMinutes} min. Stack output:\n{_stack.Output}");
+                throw new TimeoutException($"{what}: not within {SettleTimeout.TotalMinutes} min");
             }
 
             await Task.Delay(TimeSpan.FromSeconds(1));
@@ -366,13 +376,44 @@ public sealed class EmbeddedStackRestartTests : IDisposable
         }
     }
 
+    /// <summary>Sends an operator command as a client would: a timeout, a refused connection or a 5xx is retried with the
+    /// same Idempotency-Key (the API's contract makes that safe: one event however often it is sent) for up to two
+    /// minutes, each attempt logged. Anything else must be 202.</summary>
     private async Task CommandAsync(HttpMethod method, string path, string idempotencyKey, object body)
     {
-        using var request = new HttpRequestMessage(method, new Uri(_stack.ApiUrl, path)) { Content = JsonContent.Create(body) };
-        request.Headers.Add("X-Api-Key", _apiKey);
-        request.Headers.Add("Idempotency-Key", idempotencyKey);
-        using var response = await _http.SendAsync(request);
-        response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        for (var attempt = 1; ; attempt++)
+        {
+            string failure;
+            try
+            {
+                using var request = new HttpRequestMessage(method, new Uri(_stack.ApiUrl, path)) { Content = JsonContent.Create(body) };
+                request.Headers.Add("X-Api-Key", _apiKey);
+                request.Headers.Add("Idempotency-Key", idempotencyKey);
+                using var response = await _http.SendAsync(request);
+                var text = await response.Content.ReadAsStringAsync();
+                if ((int)response.StatusCode < 500)
+                {
+                    response.StatusCode.ShouldBe(HttpStatusCode.Accepted, $"{method} {path}: {text}");
+                    return;
+                }
+
+                failure = $"{(int)response.StatusCode} {text}";
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                failure = $"{e.GetType().Name}: {e.Message}";
+            }
+
+            Step($"{method} {path} attempt {attempt} failed: {failure}");
+            _stack.EnsureRunning();
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{method} {path}: no 202 within 2 min ({attempt} attempts; last: {failure})");
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
     }
 
     private async Task<HttpStatusCode> SendWooOrderAsync(long id, string sku, int quantity)
@@ -425,4 +466,12 @@ public sealed class EmbeddedStackRestartTests : IDisposable
         woo.Given(Request.Create().WithPath(new WireMock.Matchers.RegexMatcher(@"^/wp-json/wc/v3/products/\d+$")).UsingPut())
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody("""{"id":93}"""));
     }
+}
+
+/// <summary>Tests that run a whole embedded stack run alone, after the parallel ones: two start-ups competing with each
+/// other (or with the dashboard type-check and promtool) for two cores made timeouts the likeliest failure.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EmbeddedStackCollection
+{
+    public const string Name = "Embedded stack";
 }
