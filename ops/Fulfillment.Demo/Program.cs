@@ -15,8 +15,12 @@ internal static class Program
                   until SIGINT/SIGTERM; --plain prints a block every few seconds instead of redrawing (automatic when
                   stdout is not a terminal); --ledger appends accepted orders and cancellations for `verify`;
                   --linger keeps serving the channel API stub after the traffic until SIGINT/SIGTERM
-          bench [--rate N] [--duration S] [--warmup S]
-                  end-to-end benchmark: signed webhook → allocation → Postgres view; prints RESULT lines
+          bench [--rate N] [--duration S] [--warmup S] [--find-max [--find-from N] [--step-duration S] [--p99-limit MS]]
+                [--pids-dir DIR] [--postgres-pid-file FILE] [--metrics NAME=URL,...]
+                  end-to-end benchmark: signed webhook → allocation → Postgres view; prints RESULT lines. --find-max
+                  first steps the rate up (×1.5 from --find-from, default 100, up to --rate) to the highest rate whose
+                  p99 stays under --p99-limit (default 250 ms); then the fixed-rate run. With the stack's pid files,
+                  postmaster.pid and /metrics URLs it also reports CPU per order per process and each stage's backlog
           verify --ledger FILE [--timeout S] [--pushes]
                   the fault drills' checks after recovery; exit 0 only when all pass
 
@@ -100,23 +104,45 @@ internal static class Program
         var rate = Number(args, "--rate", 5000);
         var duration = TimeSpan.FromSeconds(Number(args, "--duration", 30));
         var warmUp = TimeSpan.FromSeconds(Number(args, "--warmup", 5));
+        var p99Limit = Number(args, "--p99-limit", 250);
         var generator = new OrderGenerator(DemoShops.From(config), (int)Number(args, "--seed", 17), OrderGenerator.NumberBaseFor(DateTime.UtcNow));
         await using var dataSource = DataSource(config) ?? throw new InvalidOperationException("bench needs Postgres__ConnectionString (it watches the views)");
         await using var stub = await StartStubAsync(config, stop);
         using var sender = new WebhookSender(WebhookUrl(config), maxConnections: 128);
-        var probe = new ViewsProbe(dataSource, ViewsSchema(config), generator.Shops.Select(s => s.PoolId).ToList());
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"bench e2e: {rate:F0} orders/s for {duration.TotalSeconds:F0} s after {warmUp.TotalSeconds:F0} s warm-up, {generator.Shops.Count} shop(s) in {probe.Pools.Count} pool(s), webhooks {WebhookUrl(config)}"));
-        var result = await new E2eBench(generator, sender, probe, stub, Console.Out).RunAsync(rate, duration, warmUp, 512, stop);
-        var errors = sender.Counters.Snapshot().Where(kv => kv.Key.StartsWith("error:", StringComparison.Ordinal)).ToList();
-        if (errors.Count > 0)
+        var pools = generator.Shops.Select(s => s.PoolId).Distinct(StringComparer.Ordinal).Count();
+        using var observer = new StackObserver(Option(args, "--pids-dir"), Option(args, "--postgres-pid-file"), MetricsUrls(Option(args, "--metrics")));
+        var bench = new E2eBench(generator, sender, dataSource, ViewsSchema(config), stub, observer, Console.Out);
+        await bench.MeasureIdleAsync(TimeSpan.FromSeconds(10), stop);
+        if (args.Contains("--find-max"))
         {
-            Console.WriteLine($"bench e2e: unexpected answers: {string.Join(", ", errors.Select(kv => $"{kv.Key[6..]} × {kv.Value}"))}");
+            var stepDuration = TimeSpan.FromSeconds(Number(args, "--step-duration", 15));
+            var from = Number(args, "--find-from", 100);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"bench e2e: step search from {from:F0} orders/s (×1.5, at most {rate:F0}), {stepDuration.TotalSeconds:F0} s per step, p99 limit {p99Limit:F0} ms"));
+            var (best, steps) = await bench.FindMaxAsync(from, rate, p99Limit, stepDuration, TimeSpan.FromSeconds(3), 512, stop);
+            await E2eBench.PrintMaxAsync(best, steps, p99Limit, Console.Out);
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"bench e2e: {rate:F0} orders/s for {duration.TotalSeconds:F0} s after {warmUp.TotalSeconds:F0} s warm-up, {generator.Shops.Count} shop(s) in {pools} pool(s), webhooks {WebhookUrl(config)}"));
+        var result = await bench.RunAsync(rate, duration, warmUp, 512, stop);
+        foreach (var kv in sender.Counters.Snapshot().Where(kv => kv.Key.StartsWith("error:", StringComparison.Ordinal)))
+        {
+            Console.WriteLine($"bench e2e: unexpected answers: {kv.Key[6..]} × {kv.Value}");
         }
 
         await E2eBench.PrintAsync(result, rate, Console.Out);
         return result.Seen > 0 ? 0 : 1;
     }
+
+    /// <summary><c>NAME=URL,NAME=URL</c> → name → URL.</summary>
+    private static Dictionary<string, Uri> MetricsUrls(string? option) =>
+        (option ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Select(part => part.Split('=', 2))
+            .Select(kv => kv.Length == 2 && Uri.TryCreate(kv[1], UriKind.Absolute, out var url)
+                ? (kv[0], url)
+                : throw new InvalidOperationException($"--metrics takes NAME=URL,..., not '{string.Join('=', kv)}'"))
+            .ToDictionary(kv => kv.Item1, kv => kv.url, StringComparer.Ordinal);
 
     private static async Task<int> VerifyAsync(string[] args, IConfiguration config, CancellationToken stop)
     {

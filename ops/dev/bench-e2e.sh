@@ -2,7 +2,10 @@
 # End-to-end benchmark (`ops/fulfillment bench e2e`): starts a private embedded stack (its own run dir, ports shifted by
 # FULFILLMENT_BENCH_PORT_OFFSET, default 3000, so it runs beside a developer's `up`), drives signed webhooks through it
 # with the demo driver's `bench` (webhook in → allocation → Postgres view; prints RESULT name=e2e.* lines), stops it.
-# Options go to the driver: --rate N (default 5000) --duration S (default 30) --warmup S. Needs the Release build.
+# Options go to the driver: --rate N (default 5000) --duration S (default 30) --warmup S; first a step search for the
+# highest rate whose p99 stays under 250 ms (--find-max, up to --rate; --no-find-max skips it). The driver gets the
+# stack's pid files, postmaster.pid and metrics URLs, so it reports CPU per order per process and where orders waited.
+# Needs the Release build.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 run=$(mktemp -d /tmp/fulfillment-bench-e2e.XXXXXX)
@@ -35,5 +38,13 @@ done
 grep -q '^Fulfillment.Streams is up.' "$run/up.out" || { tail -20 "$run/up.out" >&2; echo "bench-e2e: the stack was not up in 10 min" >&2; exit 1; }
 echo "bench-e2e: private stack up (run dir $run, port offset $FULFILLMENT_PORT_OFFSET; load $(cut -d' ' -f1-3 /proc/loadavg))"
 
+args=()
+find_max=1
+for a in "$@"; do
+  if [ "$a" = --no-find-max ]; then find_max=0; else args+=("$a"); fi
+done
+[ "$find_max" = 0 ] || args+=(--find-max)
+o=$FULFILLMENT_PORT_OFFSET
 mapfile -t hub <"$run/hub.env"
-env "${hub[@]}" dotnet "$dll" bench "$@"
+env "${hub[@]}" dotnet "$dll" bench "${args[@]}" --pids-dir "$run/pids" --postgres-pid-file "$run/postgres/data/postmaster.pid" \
+  --metrics "connector=http://127.0.0.1:$((18110 + o))/metrics,processor=http://127.0.0.1:$((18100 + o))/metrics,views-sink=http://127.0.0.1:$((18105 + o))/metrics"
