@@ -22,7 +22,7 @@ internal static class EndToEndBench
 {
     private static readonly DateTime T0 = new(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
 
-    public static int Run(int orders, int pools, int skus, int threads)
+    public static int Run(int orders, int pools, int skus, int threads, bool allocationTypes)
     {
         var topics = InventoryPoolTopics.Catalog;
         var partitions = TopicCatalog.PoolPartitions;
@@ -119,7 +119,10 @@ internal static class EndToEndBench
                 })!);
             }
 
+            using var sampler = allocationTypes ? new AllocationSampler() : null;
+            var marksBefore = HighWatermarks(cluster.BootstrapServers, [.. topics.All.Concat(pool.ChangelogTopics).Distinct()], partitions);
             var process = Process.GetCurrentProcess();
+            sampler?.Start();
             var cpuStart = process.TotalProcessorTime;
             var threadsStart = ThreadCpu.Snapshot();
             var gcStart = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Pause: GC.GetTotalPauseDuration(), Allocated: GC.GetTotalAllocatedBytes());
@@ -137,9 +140,21 @@ internal static class EndToEndBench
             process.Refresh();
             var cpu = (process.TotalProcessorTime - cpuStart).TotalSeconds;
             var byThread = ThreadCpu.Since(threadsStart);
+            var allocated = sampler?.Stop();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {orders} order events ({lines} lines) across {pools} pools × {sites.Length} locations × {skus} SKUs, {partitions} partitions, RocksDB state, {threads} processing thread(s): produced in {produced:0.00} s, {decided} decisions read back after {seconds:0.00} s wall; the process (producer, runtime, broker, reader) used {cpu:0.00} s CPU"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# CPU per order event {cpu * 1e6 / orders:0} us; by thread group: {string.Join(", ", byThread.Select(t => $"{t.Name} {t.Seconds:0.00} s"))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# GC in the window: gen0 {GC.CollectionCount(0) - gcStart.Gen0}, gen1 {GC.CollectionCount(1) - gcStart.Gen1}, gen2 {GC.CollectionCount(2) - gcStart.Gen2}, paused {(GC.GetTotalPauseDuration() - gcStart.Pause).TotalSeconds:0.00} s, allocated {(GC.GetTotalAllocatedBytes() - gcStart.Allocated) / (double)orders / 1024:0.0} KiB per order event"));
+            var records = HighWatermarks(cluster.BootstrapServers, [.. marksBefore.Keys], partitions)
+                .Select(p => (Topic: p.Key, Records: p.Value - marksBefore[p.Key]))
+                .Where(p => p.Records > 0)
+                .ToList();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# Kafka records per order event (offsets, commit markers included): {records.Sum(p => p.Records) / (double)orders:0.00} = {string.Join(" + ", records.Select(p => $"{p.Records / (double)orders:0.00} {p.Topic}"))}"));
+            if (allocated is { Count: > 0 })
+            {
+                var sampled = allocated.Sum(a => a.Bytes);
+                Console.WriteLine("# allocation sample by type (share of sampled bytes): " + string.Join(", ", allocated.Take(25).Select(a => string.Create(CultureInfo.InvariantCulture, $"{a.Type} {100.0 * a.Bytes / sampled:0.0}%"))));
+            }
+
             if (decided < orders)
             {
                 Console.WriteLine($"# only {decided} of {orders} decisions arrived");
@@ -168,6 +183,16 @@ internal static class EndToEndBench
         occurred_at = T0,
         recorded_at = T0,
     };
+
+    /// <summary>Sum of the high watermarks over every partition, per topic.</summary>
+    private static Dictionary<string, long> HighWatermarks(string bootstrap, IReadOnlyList<string> topics, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = $"bench-marks-{Guid.NewGuid():N}" }).Build();
+        return topics.ToDictionary(
+            t => t,
+            t => Enumerable.Range(0, partitions).Sum(p => consumer.QueryWatermarkOffsets(new TopicPartition(t, p), TimeSpan.FromSeconds(10)).High.Value),
+            StringComparer.Ordinal);
+    }
 
     /// <summary>Reads every partition of a topic from the start until <paramref name="count"/> records were seen.</summary>
     private static int CountRecords(string bootstrap, string topic, int partitions, int count, TimeSpan timeout)

@@ -11,7 +11,7 @@ using Fulfillment.Processors.Inventory.Domain;
 // threads (default: one per core, as the worker).
 if (args.Contains("--e2e"))
 {
-    return Fulfillment.Processors.Inventory.Bench.EndToEndBench.Run(Arg("--orders", 60_000), Arg("--pools", 12), Arg("--skus", 1_000), Arg("--threads", Environment.ProcessorCount));
+    return Fulfillment.Processors.Inventory.Bench.EndToEndBench.Run(Arg("--orders", 60_000), Arg("--pools", 12), Arg("--skus", 1_000), Arg("--threads", Environment.ProcessorCount), args.Contains("--alloc-types"));
 }
 
 var skus = Arg("--skus", 10_000);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text;
 using Fulfillment.Processors.Inventory.Domain;
 using Fulfillment.Processors.Runtime;
@@ -97,18 +98,20 @@ public sealed record InventoryPoolSerdes(
 public sealed class InventoryPoolTopology
 {
     public const string DefaultApplicationId = "fulfillment-inventory-pool";
-    private const string SourceSystem = "inventory-pool";
+    internal const string SourceSystem = "inventory-pool";
 
     private readonly ConcurrentDictionary<(int Partition, string Pool), CachedPool> _pools = new();
     private readonly InventoryPoolTopics _topics;
     private readonly string _applicationId;
     private readonly InventoryPoolTopologyOptions _options;
+    private readonly HotOutputEncoder? _encoder;
 
     private InventoryPoolTopology(InventoryPoolTopics topics, InventoryPoolSerdes serdes, string applicationId, InventoryPoolTopologyOptions options)
     {
         _topics = topics;
         _applicationId = applicationId;
         _options = options;
+        _encoder = HotOutputEncoder.TryCreate(serdes);
         var b = new TopologyBuilder(applicationId);
         Commands = b.AddStore("commands", LogKeySerde, Serdes.Bytes);
         Sequence = b.AddStore("sequence", Serdes.Utf8, Serdes.Int64);
@@ -341,9 +344,39 @@ public sealed class InventoryPoolTopology
 
     private void Forward(ProcessorContext ctx, string pool, EventMetadata input, string topic, int partition, long offset, List<InventoryEvent> outputs)
     {
+        if (outputs.Count == 0)
+        {
+            return;
+        }
+
+        // Shared by the outputs of this record: the key bytes (the producer copies them), the source id, the timestamps.
+        var key = Encoding.UTF8.GetBytes(pool);
+        var origin = new OutputOrigin(input, pool, string.Create(CultureInfo.InvariantCulture, $"{topic}/{partition}/{offset}"), ctx.StreamTime.UtcDateTime);
+        long occurredAt = 0, recordedAt = 0;
+        if (_encoder is not null)
+        {
+            occurredAt = _encoder.Millis(input.occurred_at);
+            recordedAt = _encoder.Millis(origin.RecordedAt);
+        }
+
         for (var i = 0; i < outputs.Count; i++)
         {
             var e = outputs[i];
+            if (_encoder is not null)
+            {
+                if (_encoder.TryStockLevel(e, origin, i, occurredAt, recordedAt) is { } level)
+                {
+                    ctx.Forward(StockLevels.Topic, key, level);
+                    continue;
+                }
+
+                if (_encoder.TryAllocation(e, origin, i, occurredAt, recordedAt) is { } decided)
+                {
+                    ctx.Forward(Allocations.Topic, key, decided);
+                    continue;
+                }
+            }
+
             var metadata = new EventMetadata
             {
                 event_id = $"{input.event_id}/{i}",
@@ -351,9 +384,9 @@ public sealed class InventoryPoolTopology
                 correlation_id = CorrelationOf(e) ?? input.correlation_id,
                 causation_id = input.event_id,
                 source_system = SourceSystem,
-                source_id = $"{topic}/{partition}/{offset}",
+                source_id = origin.SourceId,
                 occurred_at = input.occurred_at,
-                recorded_at = ctx.StreamTime.UtcDateTime,
+                recorded_at = origin.RecordedAt,
             };
             if (AvroMapping.ToAllocationEvent(e, metadata) is { } allocation)
             {

@@ -42,6 +42,9 @@ public sealed class SpecificAvroSerde<T> : ISerde<T>
         }
     }
 
+    /// <summary>The registry id written into every value's header.</summary>
+    internal int SchemaId => _schemaId;
+
     public byte[]? Serialize(T value)
     {
         var buffer = AvroBuffer.Rent();
@@ -151,6 +154,14 @@ internal sealed class AvroBuffer
     }
 
     public void WriteString(string value)
+    {
+        var count = Encoding.UTF8.GetByteCount(value);
+        WriteLong(count);
+        _length += Encoding.UTF8.GetBytes(value, Reserve(count));
+    }
+
+    /// <summary>The same bytes as <see cref="WriteString(string)"/> of the string these characters make.</summary>
+    public void WriteString(ReadOnlySpan<char> value)
     {
         var count = Encoding.UTF8.GetByteCount(value);
         WriteLong(count);

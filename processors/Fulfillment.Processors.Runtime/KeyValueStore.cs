@@ -24,7 +24,11 @@ public interface IKeyValueStore<TKey, TValue>
 /// storage.</summary>
 internal sealed class StoreCache(int index, ITaskStorageAccessor storage)
 {
-    private readonly Dictionary<byte[], byte[]?> _pending = new(ByteArrayComparer.Instance);
+    // Per-record writes: usually a handful, but one record may write thousands (a snapshot deleting the log it covers).
+    // Dictionary.Clear zeroes the whole bucket array, so a layer that once grew large made every later record pay for
+    // its capacity (a tenth of the inventory processor's thread time); a large layer is replaced instead of cleared.
+    private const int ReuseLimit = 64;
+    private Dictionary<byte[], byte[]?> _pending = new(ByteArrayComparer.Instance);
 
     public int Index { get; } = index;
 
@@ -83,15 +87,32 @@ internal sealed class StoreCache(int index, ITaskStorageAccessor storage)
 
     public void AcceptPending()
     {
+        if (_pending.Count == 0)
+        {
+            return;
+        }
+
         foreach (var (key, value) in _pending)
         {
             Dirty[key] = value;
         }
 
-        _pending.Clear();
+        ClearPending();
     }
 
-    public void RejectPending() => _pending.Clear();
+    public void RejectPending() => ClearPending();
+
+    private void ClearPending()
+    {
+        if (_pending.Count > ReuseLimit)
+        {
+            _pending = new Dictionary<byte[], byte[]?>(ByteArrayComparer.Instance);
+        }
+        else if (_pending.Count > 0)
+        {
+            _pending.Clear();
+        }
+    }
 
     /// <summary>Moves the writes since the last commit into the in-flight layer and returns them. Only one commit may be
     /// in flight: the previous one must have completed.</summary>
@@ -120,8 +141,8 @@ internal sealed class StoreCache(int index, ITaskStorageAccessor storage)
     /// <summary>Forgets every write not in storage (after a restore, a rebuild or a dropped commit).</summary>
     public void Reset()
     {
-        _pending.Clear();
-        Dirty.Clear();
+        _pending = new Dictionary<byte[], byte[]?>(ByteArrayComparer.Instance);
+        Dirty = new Dictionary<byte[], byte[]?>(ByteArrayComparer.Instance);
         Committing = null;
     }
 }

@@ -302,13 +302,26 @@ public sealed class StreamRuntime
             return;
         }
 
-        var headers = result.Message.Headers is { Count: > 0 } h
-            ? h.Select(x => new RecordHeader(x.Key, x.GetValueBytes())).ToArray()
-            : [];
         runner.Enqueue(index, new RawRecord(
             result.Topic, result.Partition.Value, result.Offset.Value, result.Message.Timestamp.UnixTimestampMs,
-            result.Message.Key, result.Message.Value, headers));
+            result.Message.Key, result.Message.Value, ToRecordHeaders(result.Message.Headers)));
         runner.NextFetch[index] = result.Offset.Value + 1;
+    }
+
+    private static RecordHeader[] ToRecordHeaders(Headers? headers)
+    {
+        if (headers is not { Count: > 0 })
+        {
+            return [];
+        }
+
+        var result = new RecordHeader[headers.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = new RecordHeader(headers[i].Key, headers[i].GetValueBytes());
+        }
+
+        return result;
     }
 
     /// <summary>Processes buffered records task by task; returns true when records are left for the next round.
@@ -374,6 +387,7 @@ public sealed class StreamRuntime
     /// <summary>Processes up to a budget of one task's buffered records; true when it stopped at the budget.</summary>
     private bool ProcessTask(TaskRunner runner, DateTimeOffset now)
     {
+        runner.BeginRound();
         for (var budget = 1000; budget > 0; budget--)
         {
             var pick = Pick(runner, now);
@@ -390,7 +404,7 @@ public sealed class StreamRuntime
     }
 
     private int Pick(TaskRunner runner, DateTimeOffset now) =>
-        runner.Pick(now, _options.MaxTaskIdle, input => CaughtUp(runner, input));
+        runner.Pick(now, _options.MaxTaskIdle, runner.CaughtUpThisRound);
 
     private bool CaughtUp(TaskRunner runner, int input)
     {
@@ -1019,7 +1033,9 @@ public sealed class StreamRuntime
                 }
             }
 
-            return new TaskRunner(partition, task, _topology.Inputs.Count);
+            var runner = new TaskRunner(partition, task, _topology.Inputs.Count);
+            runner.Probe = input => CaughtUp(runner, input);
+            return runner;
         }
         catch
         {

@@ -37,6 +37,31 @@ internal sealed class TaskRunner(int partition, StreamTask task, int inputs)
 
     public DateTimeOffset? BlockedSince { get; set; }
 
+    // Whether an empty input is caught up, asked once per input per processing round instead of once per record
+    // (librdkafka's watermark lookup marshals the topic name and takes locks; with three idle inputs it was asked three
+    // times per record). No record is added to the queues during a round, so "not caught up" cannot change within it;
+    // "caught up" can only turn false when a fetch response lands meanwhile, and those records are merged next round
+    // either way: the answer is as timing-dependent as before, only sampled at the start of the round.
+    private readonly sbyte[] _caughtUp = new sbyte[inputs];
+    private Func<int, bool>? _cachedProbe;
+
+    /// <summary>Asks whether an input with nothing buffered is caught up (set once by the runtime).</summary>
+    public Func<int, bool> Probe { get; set; } = _ => false;
+
+    /// <summary>Starts a processing round: caught-up answers of the previous round are forgotten.</summary>
+    public void BeginRound() => Array.Clear(_caughtUp);
+
+    /// <summary><see cref="Probe"/>'s answers, remembered until the next <see cref="BeginRound"/>.</summary>
+    public Func<int, bool> CaughtUpThisRound => _cachedProbe ??= input =>
+    {
+        if (_caughtUp[input] == 0)
+        {
+            _caughtUp[input] = Probe(input) ? (sbyte)1 : (sbyte)-1;
+        }
+
+        return _caughtUp[input] > 0;
+    };
+
     /// <summary>The input whose head record has the lowest timestamp (ties: declaration order), or -1 to wait. When another
     /// input has nothing buffered and is not known to be caught up, wait up to <paramref name="maxIdle"/> for it:
     /// otherwise the interleaving would depend on fetch timing and a replay could decide differently.</summary>
