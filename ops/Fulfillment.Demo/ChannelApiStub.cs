@@ -14,7 +14,8 @@ namespace Fulfillment.Demo;
 /// The channel APIs the hub calls back, for the demo's shops: TikTok Shop Get Order Detail (the connector fetches an
 /// order after its notification), eBay getOrders (the connector polls eBay: the demo's eBay orders are published here),
 /// and the push targets of the channel-sync worker (Shopify Admin GraphQL fulfillment and inventory, WooCommerce REST
-/// orders/notes/products, Amazon shipmentConfirmation, eBay shipping_fulfillment and bulk_update_price_quantity).
+/// orders/notes/products, Amazon shipmentConfirmation and listings (stock), eBay shipping_fulfillment and
+/// bulk_update_price_quantity, TikTok Shop ship package, product search and inventory update).
 /// <c>POST /_demo/outage?seconds=N</c> makes every push target and eBay getOrders answer 503 and 429 (alternately, with
 /// Retry-After) for N seconds, the channel-outage drill; <c>GET /_demo/stats</c> counts the answers.
 /// </summary>
@@ -24,6 +25,7 @@ public sealed partial class ChannelApiStub : IAsyncDisposable
     private readonly ConcurrentDictionary<string, long> _answers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, EbayListing> _ebay = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentBag<string>> _ebayFulfillments = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Tracking, string PackageId)> _tiktokPackages = new(StringComparer.Ordinal);
     private WebApplication? _app;
     private long _outageUntilTicks;
     private long _outageCalls;
@@ -91,6 +93,19 @@ public sealed partial class ChannelApiStub : IAsyncDisposable
             ["total"] = 1,
         }))));
         app.MapPost("/sell/inventory/v1/bulk_update_price_quantity", Handler(EbayBulkUpdateAsync));
+        app.MapPost("/fulfillment/202309/orders/{id}/packages", Handler(TikTokShipPackageAsync));
+        app.MapPost("/product/202309/products/search", Handler(TikTokProductSearchAsync));
+        app.MapPost("/product/202309/products/{id}/inventory/update", Handler(c => Task.FromResult(TikTok(new JsonObject()))));
+        app.MapGet("/listings/2021-08-01/items/{sellerId}/{sku}", Handler(c => Task.FromResult(Json(200, new JsonObject
+        {
+            ["sku"] = (string?)c.Request.RouteValues["sku"],
+            ["summaries"] = new JsonArray(new JsonObject { ["marketplaceId"] = "ATVPDKIKX0DER", ["productType"] = "PRODUCT" }),
+            ["fulfillmentAvailability"] = new JsonArray(new JsonObject { ["fulfillmentChannelCode"] = "DEFAULT", ["quantity"] = 0 }),
+        }))));
+        app.MapPatch("/listings/2021-08-01/items/{sellerId}/{sku}", Handler(c => Task.FromResult(Json(200, new JsonObject
+        {
+            ["sku"] = (string?)c.Request.RouteValues["sku"], ["status"] = "ACCEPTED", ["submissionId"] = Guid.NewGuid().ToString("N"), ["issues"] = new JsonArray(),
+        }))));
         app.MapPost("/_demo/outage", (HttpContext c) =>
         {
             var seconds = double.Parse(c.Request.Query["seconds"].FirstOrDefault() ?? "60", CultureInfo.InvariantCulture);
@@ -108,10 +123,55 @@ public sealed partial class ChannelApiStub : IAsyncDisposable
         var ids = context.Request.Query["ids"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries);
         var found = ids.Select(id => _orders.TryGetValue(Key(ChannelKind.TikTokShop, id), out var o) ? o : null).FirstOrDefault(o => o is not null);
         Count("tiktok order detail");
-        return found is null
-            ? Json(200, new JsonObject { ["code"] = 0, ["message"] = "Success", ["data"] = new JsonObject { ["orders"] = new JsonArray() } })
-            : Json(200, Payloads.TikTokOrderDetail(found, "AWAITING_SHIPMENT"));
+        if (found is null)
+        {
+            return TikTok(new JsonObject { ["orders"] = new JsonArray() });
+        }
+
+        var detail = Payloads.TikTokOrderDetail(found, "AWAITING_SHIPMENT");
+        // Lines shipped through the packages call show their tracking, as TikTok's order detail does: the pusher reads
+        // the order first and does not re-send lines that already carry the tracking number.
+        foreach (var item in detail["data"]?["orders"]?[0]?["line_items"]?.AsArray() ?? [])
+        {
+            if (item is JsonObject line && _tiktokPackages.TryGetValue($"{found.ChannelOrderId}:{(string?)line["id"]}", out var package))
+            {
+                line["tracking_number"] = package.Tracking;
+                line["package_id"] = package.PackageId;
+            }
+        }
+
+        return Json(200, detail);
     }
+
+    /// <summary>TikTok Shop Ship Package: remembers the tracking number per order line for the order detail.</summary>
+    private async Task<IResult> TikTokShipPackageAsync(HttpContext context)
+    {
+        var request = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+        var orderId = (string?)context.Request.RouteValues["id"] ?? "";
+        var tracking = (string?)request?["tracking_number"] ?? "";
+        var packageId = $"pkg{Math.Abs(HashCode.Combine(orderId, tracking) % 1_000_000_000)}";
+        foreach (var line in request?["order_line_item_ids"]?.AsArray() ?? [])
+        {
+            _tiktokPackages[$"{orderId}:{(string?)line}"] = (tracking, packageId);
+        }
+
+        return TikTok(new JsonObject { ["package_id"] = packageId });
+    }
+
+    private static async Task<IResult> TikTokProductSearchAsync(HttpContext context)
+    {
+        var request = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+        var products = new JsonArray([.. (request?["seller_skus"]?.AsArray() ?? []).Select(sku => (JsonNode)new JsonObject
+        {
+            ["id"] = ProductId((string?)sku ?? "").ToString(CultureInfo.InvariantCulture),
+            ["skus"] = new JsonArray(new JsonObject { ["id"] = $"{ProductId((string?)sku ?? "")}01", ["seller_sku"] = (string?)sku }),
+        })]);
+        return TikTok(new JsonObject { ["products"] = products, ["total_count"] = products.Count });
+    }
+
+    /// <summary>TikTok Shop's success envelope around <paramref name="data"/>.</summary>
+    private static IResult TikTok(JsonObject data) =>
+        Json(200, new JsonObject { ["code"] = 0, ["message"] = "Success", ["request_id"] = "demo", ["data"] = data });
 
     /// <summary>A route handler (a Delegate, so the IResult is written) that answers through the outage switch.</summary>
     private Delegate Handler(Func<HttpContext, Task<IResult>> answer) => (HttpContext context) => Push(context, answer);

@@ -265,20 +265,16 @@ public sealed class DemoRun(
     // --- warehouse work over the REST API -------------------------------------------------------------------------
     private async Task SetUpAsync(IReadOnlyList<string> pools, CancellationToken ct)
     {
-        foreach (var pool in pools)
-        {
-            foreach (var site in Sites.All)
-            {
-                Count("location", await api!.UpsertLocationAsync(pool, site.Id, site.Name, site.Kind, site.Country, site.CountriesServed, site.Priority, site.Provider, ct));
-            }
-
-            foreach (var site in Sites.All)
-            {
-                // Opening stock, once per pool and site (a fixed key: a second demo run on the same stack does not add it again).
-                var lines = OrderGenerator.Skus.Select((sku, i) => new HubApi.Line(sku, OpeningStock(i, site))).ToList();
-                Count("opening-stock", await api!.ReceiveAsync(pool, site.Id, $"opening-{pool}-{site.Id}", lines, ct));
-            }
-        }
+        // Independent keyed calls, so all at once (one after another took 5-7 s of `up --demo`'s start on a loaded
+        // machine); the locations first, so a receipt never names a location the pool does not know yet.
+        var locations = pools.SelectMany(pool => Sites.All.Select(async site =>
+            Count("location", await api!.UpsertLocationAsync(pool, site.Id, site.Name, site.Kind, site.Country, site.CountriesServed, site.Priority, site.Provider, ct))));
+        await Task.WhenAll(locations);
+        // Opening stock, once per pool and site (a fixed key: a second demo run on the same stack does not add it again).
+        var receipts = pools.SelectMany(pool => Sites.All.Select(async site =>
+            Count("opening-stock", await api!.ReceiveAsync(pool, site.Id, $"opening-{pool}-{site.Id}",
+                [.. OrderGenerator.Skus.Select((sku, i) => new HubApi.Line(sku, OpeningStock(i, site)))], ct))));
+        await Task.WhenAll(receipts);
 
         await output.WriteLineAsync($"demo: {pools.Count} pool(s) set up with {Sites.All.Count} locations each ({string.Join(", ", Sites.All.Select(s => s.Id))})");
     }
@@ -372,19 +368,32 @@ public sealed class DemoRun(
         var every = tty ? TimeSpan.FromSeconds(1) : options.ReportEvery;
         var clock = Stopwatch.StartNew();
         var lastView = TimeSpan.Zero;
-        while (!ct.IsCancellationRequested)
+        var refresh = Task.CompletedTask;
+        var first = true;
+        try
         {
-            await Task.Delay(every, ct);
-            if (clock.Elapsed - lastView >= TimeSpan.FromSeconds(2) || lastView == TimeSpan.Zero)
+            while (!ct.IsCancellationRequested)
             {
-                await RefreshViewAsync(ct);
-                lastView = clock.Elapsed;
-            }
+                // The first frame right away (the views read comes later): `up --demo` should show numbers within seconds.
+                await Task.Delay(first ? TimeSpan.FromMilliseconds(200) : every, ct);
+                first = false;
+                // The views are read in the background (a slow query under load must not hold back the frame); a frame
+                // shows the last snapshot that arrived.
+                if (refresh.IsCompleted && (clock.Elapsed - lastView >= TimeSpan.FromSeconds(2) || lastView == TimeSpan.Zero))
+                {
+                    refresh = RefreshViewAsync(ct);
+                    lastView = clock.Elapsed;
+                }
 
-            var text = Render(clock.Elapsed, final: false);
-            // ANSI: cursor home, clear screen, then the panel; plain mode prints one block per report.
-            await output.WriteAsync(tty ? "\u001b[H\u001b[2J" + text + "\n" : text + "\n");
-            await output.FlushAsync(ct);
+                var text = Render(clock.Elapsed, final: false);
+                // ANSI: cursor home, clear screen, then the panel; plain mode prints one block per report.
+                await output.WriteAsync(tty ? "\u001b[H\u001b[2J" + text + "\n" : text + "\n");
+                await output.FlushAsync(ct);
+            }
+        }
+        finally
+        {
+            await Quietly(refresh);
         }
     }
 

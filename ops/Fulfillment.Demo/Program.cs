@@ -10,11 +10,12 @@ internal static class Program
     private const string Usage = """
         usage: Fulfillment.Demo <command> [options]
 
-          run [--rate N] [--duration S|0] [--plain] [--ledger FILE] [--seed N] [--linger]
+          run [--rate N] [--duration S|0] [--plain] [--ledger FILE] [--seed N] [--linger] [--wait-for-hub S]
                   realistic multi-channel traffic against a running hub with a live view; --duration 0 (default) runs
                   until SIGINT/SIGTERM; --plain prints a block every few seconds instead of redrawing (automatic when
                   stdout is not a terminal); --ledger appends accepted orders and cancellations for `verify`;
-                  --linger keeps serving the channel API stub after the traffic until SIGINT/SIGTERM
+                  --linger keeps serving the channel API stub after the traffic until SIGINT/SIGTERM; --wait-for-hub
+                  first waits up to S seconds for the webhook connector's and the API's /health to answer 200
           bench [--rate N] [--duration S] [--warmup S] [--find-max [--find-from N] [--step-duration S] [--p99-limit MS]]
                 [--pids-dir DIR] [--postgres-pid-file FILE] [--metrics NAME=URL,...]
                   end-to-end benchmark: signed webhook → allocation → Postgres view; prints RESULT lines. --find-max
@@ -86,6 +87,12 @@ internal static class Program
         };
         var allShops = DemoShops.From(config);
         await using var stub = await StartStubAsync(config, stop);
+        if (Option(args, "--wait-for-hub") is not null)
+        {
+            // The stub is already serving: the connector may call it as soon as it is up.
+            await WaitForHubAsync(config, TimeSpan.FromSeconds(Number(args, "--wait-for-hub", 0)), stop);
+        }
+
         if (stub is null && allShops.Any(s => s.Channel == ChannelKind.Ebay))
         {
             Console.WriteLine("demo: eBay shops skipped: eBay orders are polled from the channel API stub, and Demo__ChannelApiUrl is not set");
@@ -133,6 +140,46 @@ internal static class Program
 
         await E2eBench.PrintAsync(result, rate, Console.Out);
         return result.Seen > 0 ? 0 : 1;
+    }
+
+    /// <summary>Polls the webhook connector's and (when configured) the API's <c>/health</c> until both answer 200, so
+    /// <c>up</c> can start the demo beside the workers and its start-up overlaps theirs.</summary>
+    private static async Task WaitForHubAsync(IConfiguration config, TimeSpan limit, CancellationToken ct)
+    {
+        var urls = new List<Uri> { new(WebhookUrl(config), "/health") };
+        if (config["Demo:ApiUrl"] is { Length: > 0 } api)
+        {
+            urls.Add(new Uri(new Uri(api), "/health"));
+        }
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        foreach (var url in urls)
+        {
+            while (true)
+            {
+                try
+                {
+                    using var response = await http.GetAsync(url, ct);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        break;
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+                {
+                }
+
+                if (clock.Elapsed > limit)
+                {
+                    throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"the hub did not answer {url} with 200 within {limit.TotalSeconds:F0} s"));
+                }
+
+                await Task.Delay(250, ct);
+            }
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"demo: hub healthy after {clock.Elapsed.TotalSeconds:F1} s"));
     }
 
     /// <summary><c>NAME=URL,NAME=URL</c> → name → URL.</summary>
