@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using CsCheck;
 using Fulfillment.Schemas.Common;
+using Fulfillment.Schemas.Stock;
 
 namespace Fulfillment.Sinks.ChannelSync.Tests;
 
@@ -10,6 +11,19 @@ public class UnitTests
 
     private static StockPush Figure(Channel channel, string shop, string sku, int available, int ms) =>
         new($"p-{sku}-{ms}", "pool", "e", channel, shop, sku, available, T0.UtcDateTime.AddMilliseconds(ms));
+
+    /// <summary>A stock level change of TENT-2P-GRN at OTT carrying these (channel, shop, available-to-sell) figures;
+    /// an empty shop id is a channel-wide figure.</summary>
+    private static StockLevelEvent StockLevel(string eventId, params (Channel Channel, string ShopId, int Available)[] figures) => new()
+    {
+        metadata = new EventMetadata { event_id = eventId, pool_id = "pool", correlation_id = "c", causation_id = "c", source_system = "s", source_id = "s" },
+        body = new StockLevelChanged
+        {
+            sku = "TENT-2P-GRN",
+            location_id = "OTT",
+            channel_available_to_sell = [.. figures.Select(f => new ChannelStock { channel = f.Channel, shop_id = f.ShopId, available_to_sell = f.Available })],
+        },
+    };
 
     [Fact]
     public void StockCoalescer_BurstForOneSku_PushesOnceWithTheLatestFigurePerShopAfterTheWindow()
@@ -92,21 +106,7 @@ public class UnitTests
             new() { Channel = Channel.Amazon, ShopId = "A2EUQ1WTGCTBG2" },
         ];
         var skipped = new List<Channel>();
-        var e = new Fulfillment.Schemas.Stock.StockLevelEvent
-        {
-            metadata = new EventMetadata { event_id = "evt-1", pool_id = "pool", correlation_id = "c", causation_id = "c", source_system = "s", source_id = "s" },
-            body = new Fulfillment.Schemas.Stock.StockLevelChanged
-            {
-                sku = "TENT-2P-GRN",
-                location_id = "OTT",
-                channel_available_to_sell =
-                [
-                    new() { channel = Channel.Shopify, shop_id = "", available_to_sell = 7 },
-                    new() { channel = Channel.Amazon, shop_id = "a2euq1wtgctbg2", available_to_sell = -2 },
-                    new() { channel = Channel.Ebay, shop_id = "", available_to_sell = 3 },
-                ],
-            },
-        };
+        var e = StockLevel("evt-1", (Channel.Shopify, "", 7), (Channel.Amazon, "a2euq1wtgctbg2", -2), (Channel.Ebay, "", 3));
 
         var pushes = PushMapping.Stock(e, shops, skipped.Add);
 
@@ -123,20 +123,7 @@ public class UnitTests
         [
             new() { Channel = Channel.Shopify, ShopId = "a.myshopify.com" }, new() { Channel = Channel.Shopify, ShopId = "B.myshopify.com" },
         ];
-        var e = new Fulfillment.Schemas.Stock.StockLevelEvent
-        {
-            metadata = new EventMetadata { event_id = "evt-2", pool_id = "pool", correlation_id = "c", causation_id = "c", source_system = "s", source_id = "s" },
-            body = new Fulfillment.Schemas.Stock.StockLevelChanged
-            {
-                sku = "TENT-2P-GRN",
-                location_id = "OTT",
-                channel_available_to_sell =
-                [
-                    new() { channel = Channel.Shopify, shop_id = "", available_to_sell = 7 },
-                    new() { channel = Channel.Shopify, shop_id = "b.myshopify.com", available_to_sell = 2 },
-                ],
-            },
-        };
+        var e = StockLevel("evt-2", (Channel.Shopify, "", 7), (Channel.Shopify, "b.myshopify.com", 2));
 
         var pushes = PushMapping.Stock(e, shops);
 
