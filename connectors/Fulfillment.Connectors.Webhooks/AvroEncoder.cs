@@ -17,7 +17,9 @@ public sealed class AvroEncoder<T>(ISchemaRegistryClient registry, string topic)
 {
     private readonly SpecificDefaultWriter _writer = new(new T().Schema);
     private readonly MemoryStream _buffer = new(4096);
+    private readonly AvroBinaryWriter _direct = new(4096);
     private int _schemaId = -1;
+    private byte[] _header = [];
 
     /// <summary>Registers the schema if not yet done (idempotent in the registry: the same schema keeps its id).</summary>
     public async ValueTask EnsureRegisteredAsync(CancellationToken cancellationToken)
@@ -38,11 +40,37 @@ public sealed class AvroEncoder<T>(ISchemaRegistryClient registry, string topic)
         }
 
         _buffer.SetLength(0);
-        Span<byte> header = stackalloc byte[5];
-        header[0] = 0;
-        BinaryPrimitives.WriteInt32BigEndian(header[1..], _schemaId);
-        _buffer.Write(header);
+        _buffer.Write(Header());
         _writer.Write(record, new BinaryEncoder(_buffer));
         return _buffer.ToArray();
+    }
+
+    /// <summary>The Confluent wire format around what <paramref name="write"/> writes: the caller writes the record's
+    /// Avro binary itself (see <see cref="IngestAvro"/>). <see cref="EnsureRegisteredAsync"/> must have completed.</summary>
+    public byte[] Encode<TState>(TState state, Action<AvroBinaryWriter, TState> write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        if (_schemaId < 0)
+        {
+            throw new InvalidOperationException($"The {typeof(T).Name} schema is not registered for {topic} yet.");
+        }
+
+        _direct.Reset();
+        _direct.WriteFixed(Header());
+        write(_direct, state);
+        return _direct.ToArray();
+    }
+
+    /// <summary>Magic byte 0 and the big-endian schema id.</summary>
+    private ReadOnlySpan<byte> Header()
+    {
+        if (_header.Length == 0)
+        {
+            var header = new byte[5];
+            BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(1), _schemaId);
+            _header = header;
+        }
+
+        return _header;
     }
 }

@@ -54,6 +54,10 @@ public sealed partial class EventPublisher : BackgroundService
         _registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registryUrl });
         _rawEncoder = new AvroEncoder<RawIngestRecord>(_registry, _options.RawIngestTopic);
         _orderEncoder = new AvroEncoder<OrderEvent>(_registry, _options.OrdersTopic);
+        if (!IngestAvro.RawRecordWritable || !IngestAvro.OrderEventWritable)
+        {
+            LogGenericAvro(_logger);
+        }
     }
 
     /// <summary>Queues a stored delivery; false when it is already queued or the queue is full (the sweeper picks it up).</summary>
@@ -131,11 +135,15 @@ public sealed partial class EventPublisher : BackgroundService
 
         await _rawEncoder.EnsureRegisteredAsync(cancellationToken);
         await _orderEncoder.EnsureRegisteredAsync(cancellationToken);
-        var rawValue = _rawEncoder.Encode(ToRawRecord(row, item.Result.CorrelationId));
+        var rawValue = IngestAvro.RawRecordWritable
+            ? _rawEncoder.Encode((row, item.Result.CorrelationId), static (w, s) => IngestAvro.WriteRawRecord(w, s.row, s.CorrelationId))
+            : _rawEncoder.Encode(ToRawRecord(row, item.Result.CorrelationId));
         var orderValues = new List<(string Key, byte[] Value)>(events.Count);
         foreach (var e in events)
         {
-            orderValues.Add((e.metadata.pool_id, _orderEncoder.Encode(e)));
+            orderValues.Add((e.metadata.pool_id, IngestAvro.OrderEventWritable
+                ? _orderEncoder.Encode(e, static (w, v) => IngestAvro.WriteOrderEvent(w, v))
+                : _orderEncoder.Encode(e)));
             if (UnknownSkuLines(e) is > 0 and var unknown)
             {
                 ConnectorMetrics.UnknownSkuLines.WithLabels(row.Source).Inc(unknown);
@@ -229,6 +237,9 @@ public sealed partial class EventPublisher : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka record for delivery {RowId} on {Topic} failed: {Reason}")]
     private static partial void LogRecordFailed(ILogger logger, Guid rowId, string topic, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A compiled-in Avro schema differs from the one IngestAvro was written for; records are encoded with the slower generic writer until IngestAvro is updated")]
+    private static partial void LogGenericAvro(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka client error {Code}: {Reason}")]
     private static partial void LogKafkaError(ILogger logger, ErrorCode code, string reason);
