@@ -120,6 +120,43 @@ public class TikTokShopWebhookTests(ConnectorStack stack)
     }
 
     [Fact]
+    public async Task AwaitingShipment_SlowOrderDetails_QueuedDeliveriesAreFetchedAtOnceAndAllPublished()
+    {
+        // Each order detail answers only after `delay`: fetched one after another, the four calls would span at least three
+        // delays; fetched concurrently, every call is made before the first answer.
+        var delay = TimeSpan.FromSeconds(5);
+        var orderIds = Enumerable.Range(0, 4).Select(_ => "5777" + Payloads.NewId()).ToArray();
+        foreach (var orderId in orderIds)
+        {
+            stack.TikTokApi.Given(WireMock.RequestBuilders.Request.Create().WithPath("/order/202309/orders").WithParam("ids", orderId).UsingGet())
+                .RespondWith(WireMock.ResponseBuilders.Response.Create().WithDelay(delay).WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody($$"""
+                    {"code":0,"message":"Success","request_id":"2023083","data":{"orders":[{"id":"{{orderId}}","status":"AWAITING_SHIPMENT","create_time":1732111900,
+                      "payment":{"currency":"USD","total_amount":"29.99"},
+                      "line_items":[{"id":"577086512123755125","sku_id":"1729592969712207000","seller_sku":"MUG-TI-450","sale_price":"29.99","display_status":"AWAITING_SHIPMENT"}]}]} }
+                    """));
+        }
+
+        var answers = await Task.WhenAll(orderIds.Select(async orderId =>
+        {
+            var body = Payloads.TikTokStatus(Guid.NewGuid().ToString("N"), orderId, "AWAITING_SHIPMENT");
+            return (await stack.Http.PostAsync(Path, body, Signed(body))).Status;
+        }));
+
+        answers.ShouldAllBe(s => s == HttpStatusCode.OK);
+        var events = await stack.WaitForOrdersAsync(all => orderIds.All(id => all.Any(e => e.Value.metadata.correlation_id == OrderIdOf(id))));
+        foreach (var orderId in orderIds)
+        {
+            events.Single(e => e.Value.metadata.correlation_id == OrderIdOf(orderId)).Value.body.ShouldBeOfType<OrderPlaced>();
+        }
+
+        var calls = stack.TikTokApi.LogEntries
+            .Where(e => e.RequestMessage.Path == "/order/202309/orders" && e.RequestMessage.Query!.TryGetValue("ids", out var ids) && orderIds.Contains(ids.Single()))
+            .Select(e => e.RequestMessage.DateTime).ToList();
+        calls.Count.ShouldBe(orderIds.Length);
+        (calls.Max() - calls.Min()).ShouldBeLessThan(delay);
+    }
+
+    [Fact]
     public async Task Notification_MissingSignature_Returns401AndNormalizesNothing()
     {
         var orderId = "5776" + Payloads.NewId();
