@@ -32,9 +32,27 @@ internal sealed class AllocationSampler : EventListener
         }
     }
 
+    /// <summary>Bytes that survived gen0 (promoted to gen1) and gen1 (to gen2) over the recorded GCs.</summary>
+    public (long Gen0, long Gen1) Promoted => (Interlocked.Read(ref _promoted0), Interlocked.Read(ref _promoted1));
+
+    private long _promoted0;
+    private long _promoted1;
+
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {
-        if (!_recording || eventData.EventName is not { } name || !name.StartsWith("GCAllocationTick", StringComparison.Ordinal) || eventData.Payload is null)
+        if (!_recording || eventData.EventName is not { } name || eventData.Payload is null)
+        {
+            return;
+        }
+
+        if (name.StartsWith("GCHeapStats", StringComparison.Ordinal))
+        {
+            Interlocked.Add(ref _promoted0, Convert.ToInt64(eventData.Payload[eventData.PayloadNames!.IndexOf("TotalPromotedSize0")], System.Globalization.CultureInfo.InvariantCulture));
+            Interlocked.Add(ref _promoted1, Convert.ToInt64(eventData.Payload[eventData.PayloadNames.IndexOf("TotalPromotedSize1")], System.Globalization.CultureInfo.InvariantCulture));
+            return;
+        }
+
+        if (!name.StartsWith("GCAllocationTick", StringComparison.Ordinal))
         {
             return;
         }

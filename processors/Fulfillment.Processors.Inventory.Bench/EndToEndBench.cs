@@ -15,14 +15,15 @@ namespace Fulfillment.Processors.Inventory.Bench;
 /// <summary>
 /// Order events through the development broker: an in-process mock cluster with the catalog's pool topics
 /// (12 partitions), the inventory pool topology on the stream runtime with RocksDB state, one producer of
-/// pre-serialized OrderPlaced events and one consumer counting allocation decisions. The rate is order events
-/// from the first produce until the last decision was read back.
+/// pre-serialized OrderPlaced events and one consumer counting allocation decisions. A warm-up of the same kind of
+/// orders is decided first (JIT tiering, first loads of each pool's state); the rate is the window's order events from
+/// its first produce until its last decision was read back, so it is the sustained rate, not a cold start.
 /// </summary>
 internal static class EndToEndBench
 {
     private static readonly DateTime T0 = new(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
 
-    public static int Run(int orders, int pools, int skus, int threads, bool allocationTypes)
+    public static int Run(int orders, int warmup, int pools, int skus, int threads, bool allocationTypes)
     {
         var topics = InventoryPoolTopics.Catalog;
         var partitions = TopicCatalog.PoolPartitions;
@@ -93,13 +94,13 @@ internal static class EndToEndBench
             CountRecords(cluster.BootstrapServers, topics.StockLevels, partitions, setupLevels, TimeSpan.FromMinutes(5));
 
             var random = new Random(42);
-            var values = new (string Pool, byte[] Value)[orders];
+            var values = new (string Pool, byte[] Value)[warmup + orders];
             var lines = 0L;
-            for (var o = 0; o < orders; o++)
+            for (var o = 0; o < warmup + orders; o++)
             {
                 var p = poolIds[random.Next(pools)];
                 var count = 1 + random.Next(5);
-                lines += count;
+                lines += o >= warmup ? count : 0;
                 values[o] = (p, serdes.Orders.Serialize(new OrderEvent
                 {
                     metadata = Metadata($"order-{o}", p),
@@ -121,14 +122,37 @@ internal static class EndToEndBench
 
             using var sampler = allocationTypes ? new AllocationSampler() : null;
             var marksBefore = HighWatermarks(cluster.BootstrapServers, [.. topics.All.Concat(pool.ChangelogTopics).Distinct()], partitions);
+            if (warmup > 0)
+            {
+                // Warm-up: the same kind of orders, decided before the window opens, so the window measures the sustained
+                // rate (tiered JIT, first loads of every pool's state and the runtime's buffers are behind it).
+                foreach (var (p, value) in values.AsSpan(0, warmup))
+                {
+                    Produce(topics.Orders, p, value);
+                }
+
+                producer.Flush(TimeSpan.FromSeconds(60));
+                var warmed = CountRecords(cluster.BootstrapServers, topics.Allocations, partitions, warmup, TimeSpan.FromMinutes(5));
+                if (warmed < warmup)
+                {
+                    Console.WriteLine($"# only {warmed} of {warmup} warm-up decisions arrived");
+                    return 1;
+                }
+
+                marksBefore = HighWatermarks(cluster.BootstrapServers, [.. marksBefore.Keys], partitions);
+            }
+
             var process = Process.GetCurrentProcess();
             sampler?.Start();
             var cpuStart = process.TotalProcessorTime;
             var threadsStart = ThreadCpu.Snapshot();
             var gcStart = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Pause: GC.GetTotalPauseDuration(), Allocated: GC.GetTotalAllocatedBytes());
             var clock = Stopwatch.StartNew();
-            var counting = Task.Run(() => CountRecords(cluster.BootstrapServers, topics.Allocations, partitions, orders, TimeSpan.FromMinutes(5)));
-            foreach (var (p, value) in values)
+            // The reader starts where the allocations topic ends now, before the first order of the window is produced
+            // (asked on this thread: a reader task scheduled late would miss decisions made meanwhile).
+            var start = warmup > 0 ? EndOffsets(cluster.BootstrapServers, topics.Allocations, partitions) : null;
+            var counting = Task.Run(() => CountRecords(cluster.BootstrapServers, topics.Allocations, partitions, orders, TimeSpan.FromMinutes(5), start));
+            foreach (var (p, value) in values.AsSpan(warmup))
             {
                 Produce(topics.Orders, p, value);
             }
@@ -141,7 +165,7 @@ internal static class EndToEndBench
             var cpu = (process.TotalProcessorTime - cpuStart).TotalSeconds;
             var byThread = ThreadCpu.Since(threadsStart);
             var allocated = sampler?.Stop();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {orders} order events ({lines} lines) across {pools} pools × {sites.Length} locations × {skus} SKUs, {partitions} partitions, RocksDB state, {threads} processing thread(s): produced in {produced:0.00} s, {decided} decisions read back after {seconds:0.00} s wall; the process (producer, runtime, broker, reader) used {cpu:0.00} s CPU"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {orders} order events ({lines} lines) after a warm-up of {warmup} across {pools} pools × {sites.Length} locations × {skus} SKUs, {partitions} partitions, RocksDB state, {threads} processing thread(s): produced in {produced:0.00} s, {decided} decisions read back after {seconds:0.00} s wall; the process (producer, runtime, broker, reader) used {cpu:0.00} s CPU"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# CPU per order event {cpu * 1e6 / orders:0} us; by thread group: {string.Join(", ", byThread.Select(t => $"{t.Name} {t.Seconds:0.00} s"))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# GC in the window: gen0 {GC.CollectionCount(0) - gcStart.Gen0}, gen1 {GC.CollectionCount(1) - gcStart.Gen1}, gen2 {GC.CollectionCount(2) - gcStart.Gen2}, paused {(GC.GetTotalPauseDuration() - gcStart.Pause).TotalSeconds:0.00} s, allocated {(GC.GetTotalAllocatedBytes() - gcStart.Allocated) / (double)orders / 1024:0.0} KiB per order event"));
             var records = HighWatermarks(cluster.BootstrapServers, [.. marksBefore.Keys], partitions)
@@ -152,6 +176,7 @@ internal static class EndToEndBench
             if (allocated is { Count: > 0 })
             {
                 var sampled = allocated.Sum(a => a.Bytes);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# promoted per order event: gen0→1 {sampler!.Promoted.Gen0 / (double)orders:0} B, gen1→2 {sampler.Promoted.Gen1 / (double)orders:0} B"));
                 Console.WriteLine("# allocation sample by type (share of sampled bytes): " + string.Join(", ", allocated.Take(25).Select(a => string.Create(CultureInfo.InvariantCulture, $"{a.Type} {100.0 * a.Bytes / sampled:0.0}%"))));
             }
 
@@ -195,7 +220,13 @@ internal static class EndToEndBench
     }
 
     /// <summary>Reads every partition of a topic from the start until <paramref name="count"/> records were seen.</summary>
-    private static int CountRecords(string bootstrap, string topic, int partitions, int count, TimeSpan timeout)
+    private static long[] EndOffsets(string bootstrap, string topic, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = $"bench-marks-{Guid.NewGuid():N}" }).Build();
+        return [.. Enumerable.Range(0, partitions).Select(p => consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(10)).High.Value)];
+    }
+
+    private static int CountRecords(string bootstrap, string topic, int partitions, int count, TimeSpan timeout, long[]? start = null)
     {
         using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
         {
@@ -206,7 +237,7 @@ internal static class EndToEndBench
             // at fetch.wait.max.ms (librdkafka's default 500 ms), which would add up to half a second to the last decision.
             FetchWaitMaxMs = 10,
         }).Build();
-        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, start is null ? Offset.Beginning : new Offset(start[p]))));
         var seen = 0;
         var clock = Stopwatch.StartNew();
         while (seen < count && clock.Elapsed < timeout)

@@ -7,11 +7,18 @@ using Fulfillment.Processors.Inventory.Domain;
 // bounded. The timed section covers every command (placements and cancellations, with backorder fills); the
 // rate counts only the order lines placed, so it is a conservative lines/s.
 // Run: dotnet run -c Release --project processors/Fulfillment.Processors.Inventory.Bench [-- --orders N --skus N]
-// With --e2e: order events through the development broker instead (see EndToEndBench); --threads N processing
-// threads (default: one per core, as the worker).
+// With --e2e: order events through the development broker instead (see EndToEndBench): --orders N in the measured
+// window (default 60,000) after --warmup N (default 20,000), --threads N processing threads (default: one per core,
+// as the worker), --alloc-types to print a sample of the allocated types.
 if (args.Contains("--e2e"))
 {
-    return Fulfillment.Processors.Inventory.Bench.EndToEndBench.Run(Arg("--orders", 60_000), Arg("--pools", 12), Arg("--skus", 1_000), Arg("--threads", Environment.ProcessorCount), args.Contains("--alloc-types"));
+    return Fulfillment.Processors.Inventory.Bench.EndToEndBench.Run(
+        Arg("--orders", 60_000),
+        Arg("--warmup", 20_000),
+        Arg("--pools", 12),
+        Arg("--skus", 1_000),
+        Arg("--threads", Environment.ProcessorCount),
+        args.Contains("--alloc-types"));
 }
 
 var skus = Arg("--skus", 10_000);

@@ -100,6 +100,10 @@ public sealed class InventoryPoolTopology
     public const string DefaultApplicationId = "fulfillment-inventory-pool";
     internal const string SourceSystem = "inventory-pool";
 
+    // One per processing thread: the snapshot bytes are copied into store values before the stream is reused.
+    [ThreadStatic]
+    private static MemoryStream? _snapshotStream;
+
     private readonly ConcurrentDictionary<(int Partition, string Pool), CachedPool> _pools = new();
     private readonly InventoryPoolTopics _topics;
     private readonly string _applicationId;
@@ -180,7 +184,11 @@ public sealed class InventoryPoolTopology
         Action<PoolState, List<InventoryCommand>> map)
     {
         var cached = Load(ctx, pool);
-        var commands = new List<InventoryCommand>(1);
+        // Reused per pool (a pool is handled by one thread at a time, and nothing keeps these lists past the record).
+        var commands = cached.Commands;
+        var outputs = cached.Outputs;
+        commands.Clear();
+        outputs.Clear();
         map(cached.State, commands);
         if (commands.Count == 0)
         {
@@ -189,7 +197,6 @@ public sealed class InventoryPoolTopology
 
         var log = ctx.Store(Commands);
         var now = ctx.StreamTime;
-        var outputs = new List<InventoryEvent>();
         try
         {
             // One log entry per input record, however many lines (commands) it carries.
@@ -227,13 +234,16 @@ public sealed class InventoryPoolTopology
     /// </summary>
     private void WriteSnapshot(ProcessorContext ctx, string pool, CachedPool cached)
     {
-        var state = PoolSnapshot.Write(cached.State);
+        var stream = _snapshotStream ??= new MemoryStream();
+        stream.SetLength(0);
+        PoolSnapshot.WriteTo(cached.State, stream);
+        var state = stream.GetBuffer().AsSpan(0, (int)stream.Length);
         var size = _options.SnapshotPartBytes;
         var parts = Math.Max(1, (state.Length + size - 1) / size);
         var store = ctx.Store(Snapshots);
         for (var part = 0; part < parts; part++)
         {
-            var chunk = state.AsSpan(part * size, Math.Min(size, state.Length - (part * size)));
+            var chunk = state.Slice(part * size, Math.Min(size, state.Length - (part * size)));
             byte[] value;
             if (part == 0)
             {
@@ -463,6 +473,10 @@ public sealed class InventoryPoolTopology
         public PoolState State { get; } = state;
 
         public InventoryDecider Decider { get; } = new();
+
+        public List<InventoryCommand> Commands { get; } = new(1);
+
+        public List<InventoryEvent> Outputs { get; } = new(16);
 
         /// <summary>Sequence of the last input record applied.</summary>
         public long Length { get; set; }

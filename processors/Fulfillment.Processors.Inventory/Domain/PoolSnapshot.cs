@@ -17,8 +17,18 @@ public static class PoolSnapshot
 
     public static byte[] Write(PoolState state)
     {
-        ArgumentNullException.ThrowIfNull(state);
         using var stream = new MemoryStream();
+        WriteTo(state, stream);
+        return stream.ToArray();
+    }
+
+    /// <summary>Appends the snapshot to <paramref name="stream"/>. Why a caller's stream: snapshots grow with the pool
+    /// (hundreds of KB with many open orders); a stream kept per thread keeps its capacity, so writing one does not
+    /// regrow and copy large-object-heap buffers each time (those allocations set off full collections).</summary>
+    public static void WriteTo(PoolState state, MemoryStream stream)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(stream);
         using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
         {
             w.Write(Version);
@@ -84,8 +94,11 @@ public static class PoolSnapshot
                 }
             }
 
-            var orders = state.Orders.Values.OrderBy(o => o.Id, StringComparer.Ordinal).ToList();
-            w.Write7BitEncodedInt(orders.Count);
+            // Ids are the dictionary's keys, so unique: an unstable sort gives the same order as a stable one.
+            var orders = new Order[state.Orders.Count];
+            state.Orders.Values.CopyTo(orders, 0);
+            Array.Sort(orders, static (a, b) => string.CompareOrdinal(a.Id, b.Id));
+            w.Write7BitEncodedInt(orders.Length);
             foreach (var o in orders)
             {
                 w.Write(o.Id);
@@ -147,8 +160,6 @@ public static class PoolSnapshot
                 }
             }
         }
-
-        return stream.ToArray();
     }
 
     /// <exception cref="InvalidDataException">The bytes are not a snapshot of this version.</exception>
