@@ -54,6 +54,13 @@ public sealed partial class ViewsSink
     private readonly Dictionary<(string Topic, int Partition), long> _auditStored = [];
     private Task _audit = Task.CompletedTask;
 
+    // Slow start: a (re)started sink's first transactions run cold (JIT, schema lookups, statement preparation), and one
+    // of MaxBatch records behind a backlog took 10+ s on the loaded bench machine before any row was visible; starting
+    // small and doubling per batch makes the first rows visible within about a second of work and reaches full
+    // batches after a few.
+    private const int FirstBatch = 250;
+    private int _batchLimit;
+
     public ViewsSink(ViewsSinkOptions options, string bootstrapServers, NpgsqlDataSource dataSource, EventDecoder decoder, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -64,6 +71,7 @@ public sealed partial class ViewsSink
         _writer = new ViewWriter(dataSource, options.Schema, options.Consumer);
         _retry = new TransientRetry(dataSource, logger);
         _kinds = options.Topics.All().ToDictionary(t => t.Name, t => t.Kind, StringComparer.Ordinal);
+        _batchLimit = Math.Min(FirstBatch, options.MaxBatch);
     }
 
     /// <summary>Total records written by this instance.</summary>
@@ -155,6 +163,8 @@ public sealed partial class ViewsSink
     private List<TopicPartitionOffset> Seek(List<TopicPartition> partitions, CancellationToken ct)
     {
         LoadStoredAsync(partitions.Select(p => p.Topic).Distinct(), ct).GetAwaiter().GetResult();
+        // New partitions may come with a backlog: start small again.
+        _batchLimit = Math.Min(FirstBatch, _options.MaxBatch);
         LogAssigned(_logger, partitions.Count, _stateStored.Count);
         return partitions.Select(tp => new TopicPartitionOffset(tp, new Offset(StartOf(tp)))).ToList();
     }
@@ -194,7 +204,7 @@ public sealed partial class ViewsSink
 
         _pending.Add(first);
         var clock = Stopwatch.StartNew();
-        while (_pending.Count < _options.MaxBatch)
+        while (_pending.Count < _batchLimit)
         {
             // What the client has already fetched joins the batch at once; the linger only bounds waiting for more.
             var next = consumer.Consume(TimeSpan.Zero);
@@ -218,6 +228,7 @@ public sealed partial class ViewsSink
         }
 
         await FlushAsync(ct);
+        _batchLimit = (int)Math.Min(_options.MaxBatch, 2L * _batchLimit);
         foreach (var (tp, next) in _batchEnds)
         {
             // The client's cached high watermark (from its last fetch response): no broker round trip.
