@@ -14,7 +14,6 @@ using Fulfillment.Schemas.Common;
 using Fulfillment.Schemas.Operator;
 using Fulfillment.Schemas.Shipments;
 using Fulfillment.Schemas.Stock;
-using Fulfillment.SchemaRegistry;
 using Fulfillment.Testing;
 using Microsoft.AspNetCore.Builder;
 using WireMock.RequestBuilders;
@@ -47,7 +46,7 @@ public sealed class EndToEndTests : IAsyncLifetime
     private readonly string _syncDeadLetters = DevBrokerFixture.UniqueName("sync-dlq");
     private readonly CancellationTokenSource _stop = new();
     private PostgresDatabase? _database;
-    private WebApplication? _registry;
+    private InProcessRegistry? _registry;
     private WebApplication? _webhooks;
     private WebApplication? _sync;
     private WireMockServer? _channels;
@@ -70,9 +69,8 @@ public sealed class EndToEndTests : IAsyncLifetime
         }
 
         _database = await PostgresDatabase.CreateAsync("e2e");
-        _registry = RegistryApp.Build(["--urls", "http://127.0.0.1:0", "--Postgres:ConnectionString", _database.ConnectionString]);
-        await _registry.StartAsync();
-        var registryUrl = _registry.Urls.Single();
+        _registry = await InProcessRegistry.StartAsync(_database.ConnectionString);
+        var registryUrl = _registry.Url;
         _channels = WireMockServer.Start(new WireMockServerSettings { Urls = [$"http://127.0.0.1:{FreePorts.ConsecutiveRange()}"] });
 
         _webhooks = WebhooksApp.Build([
@@ -235,7 +233,7 @@ public sealed class EndToEndTests : IAsyncLifetime
 
     private async Task ProduceShipmentAsync(ShipmentConfirmed shipment, string orderId)
     {
-        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry!.Urls.Single() });
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry!.Url });
         using var producer = new ProducerBuilder<string, ShipmentEvent>(_broker.ProducerConfig()).SetValueSerializer(new AvroSerializer<ShipmentEvent>(registry)).Build();
         var now = DateTime.UtcNow;
         await producer.ProduceAsync(_topics.Shipments, new Message<string, ShipmentEvent>
@@ -255,7 +253,7 @@ public sealed class EndToEndTests : IAsyncLifetime
 
     private async Task<ChannelPushOutcome> WaitForOutcomeAsync(string target)
     {
-        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry!.Urls.Single() });
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry!.Url });
         var deserializer = new AvroDeserializer<ChannelPushOutcome>(registry);
         using var consumer = new ConsumerBuilder<string, byte[]>(_broker.ConsumerConfig("e2e-outcomes")).Build();
         consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(_outcomes, p, Offset.Beginning)));
@@ -306,13 +304,18 @@ public sealed class EndToEndTests : IAsyncLifetime
         }
 
         _http?.Dispose();
-        foreach (var app in new[] { _sync, _webhooks, _registry })
+        foreach (var app in new[] { _sync, _webhooks })
         {
             if (app is not null)
             {
                 await app.StopAsync();
                 await app.DisposeAsync();
             }
+        }
+
+        if (_registry is not null)
+        {
+            await _registry.DisposeAsync();
         }
 
         _channels?.Stop();

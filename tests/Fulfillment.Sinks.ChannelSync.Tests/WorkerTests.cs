@@ -5,7 +5,6 @@ using Fulfillment.Schemas.ChannelPush;
 using Fulfillment.Schemas.Common;
 using Fulfillment.Schemas.Shipments;
 using Fulfillment.Schemas.Stock;
-using Fulfillment.SchemaRegistry;
 using Fulfillment.Testing;
 using Microsoft.AspNetCore.Builder;
 using WireMock.Matchers;
@@ -32,7 +31,7 @@ public sealed class WorkerTests : IAsyncLifetime
     private readonly string _deadLetters = DevBrokerFixture.UniqueName("dead-letters");
     private readonly string _group = DevBrokerFixture.UniqueName("sync");
     private PostgresDatabase? _database;
-    private WebApplication? _registry;
+    private InProcessRegistry? _registry;
     private WebApplication? _worker;
     private WireMockServer? _shopify;
 
@@ -44,8 +43,7 @@ public sealed class WorkerTests : IAsyncLifetime
         }
 
         _database = await PostgresDatabase.CreateAsync("channelsync");
-        _registry = RegistryApp.Build(["--urls", "http://127.0.0.1:0", "--Postgres:ConnectionString", _database.ConnectionString]);
-        await _registry.StartAsync();
+        _registry = await InProcessRegistry.StartAsync(_database.ConnectionString);
         _shopify = WireMockServer.Start(new WireMockServerSettings { Urls = [$"http://127.0.0.1:{FreePorts.ConsecutiveRange()}"] });
     }
 
@@ -66,7 +64,7 @@ public sealed class WorkerTests : IAsyncLifetime
             .. withShop ? shop : [],
             "--urls=http://127.0.0.1:0",
             $"--Kafka:BootstrapServers={Broker.BootstrapServers}",
-            $"--Kafka:SchemaRegistryUrl={_registry!.Urls.Single()}",
+            $"--Kafka:SchemaRegistryUrl={_registry!.Url}",
             $"--ChannelSync:ShipmentsTopic={_shipments}",
             $"--ChannelSync:StockLevelsTopic={_stock}",
             .. ledger ? [$"--Postgres:ConnectionString={_database!.ConnectionString}", "--ChannelSync:LedgerSchema=sync_ledger"] : Array.Empty<string>(),
@@ -325,14 +323,14 @@ public sealed class WorkerTests : IAsyncLifetime
 
     private async Task ProduceAsync<T>(string topic, T value)
     {
-        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry!.Urls.Single() });
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry!.Url });
         using var producer = new ProducerBuilder<string, T>(Broker.ProducerConfig()).SetValueSerializer(new AvroSerializer<T>(registry)).Build();
         await producer.ProduceAsync(topic, new Message<string, T> { Key = "pool-acme", Value = value });
     }
 
     private async Task<ChannelPushOutcome> WaitForOutcomeAsync(Func<ChannelPushOutcome, bool> match)
     {
-        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry!.Urls.Single() });
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry!.Url });
         using var consumer = new ConsumerBuilder<string, ChannelPushOutcome>(Broker.ConsumerConfig("outcomes"))
             .SetValueDeserializer(new AvroDeserializer<ChannelPushOutcome>(registry).AsSyncOverAsync()).Build();
         consumer.Assign(Enumerable.Range(0, 12).Select(p => new TopicPartitionOffset(_outcomes, p, Offset.Beginning)));
@@ -355,7 +353,6 @@ public sealed class WorkerTests : IAsyncLifetime
         _shopify?.Dispose();
         if (_registry is not null)
         {
-            await _registry.StopAsync();
             await _registry.DisposeAsync();
         }
 
