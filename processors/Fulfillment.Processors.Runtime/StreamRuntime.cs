@@ -373,6 +373,11 @@ public sealed class StreamRuntime
                 {
                     Volatile.Write(ref anyMore, 1);
                 }
+
+                // Serve the delivery reports of what this task produced here, in parallel, instead of leaving them all to
+                // the poll thread between rounds, when the other processing threads wait (reports are counted
+                // atomically; any thread may serve them).
+                _producer!.Poll(TimeSpan.Zero);
             });
         }
         catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
@@ -563,21 +568,42 @@ public sealed class StreamRuntime
         var started = Stopwatch.GetTimestamp();
         var epoch = _open;
         _open = new Epoch(this);
-        foreach (var batch in batches)
+        if (_options.ProcessingThreads > 1 && batches.Count > 1)
         {
-            var dataHeaders = ToKafkaHeaders(Changelog.DataHeaders(batch.CommitId, batch.Sequence));
-            for (var s = 0; s < _topology.Stores.Count; s++)
+            // The seal holds up processing, and producing a second's changed keys is most of it: the tasks' changelog
+            // partitions are independent (each batch stays in order on one thread), so the processing threads share it.
+            try
             {
-                var destination = new TopicPartition(_topology.ChangelogTopic(_topology.Stores[s].Name), batch.Partition);
-                foreach (var write in batch.Writes[s])
-                {
-                    Produce(destination, new Message<byte[], byte[]> { Key = write.Key, Value = write.Value!, Headers = dataHeaders }, epoch);
-                }
+                Parallel.ForEach(batches, _parallel, batch => ProduceChangelog(batch, epoch));
+            }
+            catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
+            }
+        }
+        else
+        {
+            foreach (var batch in batches)
+            {
+                ProduceChangelog(batch, epoch);
             }
         }
 
         _inFlight = new PendingCommit(batches, epoch, started);
         AdvanceCommit();
+    }
+
+    private void ProduceChangelog(CommitBatch batch, Epoch epoch)
+    {
+        var dataHeaders = ToKafkaHeaders(Changelog.DataHeaders(batch.CommitId, batch.Sequence));
+        for (var s = 0; s < _topology.Stores.Count; s++)
+        {
+            var destination = new TopicPartition(_topology.ChangelogTopic(_topology.Stores[s].Name), batch.Partition);
+            foreach (var write in batch.Writes[s])
+            {
+                Produce(destination, new Message<byte[], byte[]> { Key = write.Key, Value = write.Value!, Headers = dataHeaders }, epoch);
+            }
+        }
     }
 
     /// <summary>Moves the in-flight commit on as far as its acknowledgements allow, without blocking.</summary>
