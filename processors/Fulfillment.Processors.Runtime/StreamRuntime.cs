@@ -65,7 +65,8 @@ public sealed class StreamRuntime
 
     /// <summary>Everything produced between two commit seals (outputs and the sealed commit's changelog records), counted
     /// until its delivery reports are in. Reports are served by whichever thread polls the producer (no background
-    /// poll): the poll thread, or a processing thread waiting for room in a full producer queue; so counts are atomic.</summary>
+    /// poll): the poll thread, a processing thread after its task's round, or one waiting for room in a full producer queue;
+    /// so counts are atomic.</summary>
     private sealed class Epoch
     {
         private int _pending;
