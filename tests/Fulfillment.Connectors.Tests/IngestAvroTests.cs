@@ -143,10 +143,10 @@ public class IngestAvroTests
     [Fact]
     public void WriteRawRecord_AnyStoredDelivery_SameBytesAsTheGenericWriterOfToRawRecord()
     {
-        var writer = new AvroBinaryWriter(16);
+        // A small first buffer so that growing is exercised; one writer per sample (CsCheck samples on several threads).
         Gen.Select(Row, NullableText).Sample((row, correlationId) =>
         {
-            writer.Reset();
+            var writer = new AvroBinaryWriter(16);
             IngestAvro.WriteRawRecord(writer, row, correlationId);
             writer.WrittenSpan.ToArray().ShouldBe(Generic(EventPublisher.ToRawRecord(row, correlationId)));
         });
@@ -155,11 +155,10 @@ public class IngestAvroTests
     [Fact]
     public void WriteOrderEvent_AnyPlacedUpdatedOrCancelledEvent_SameBytesAsTheGenericWriter()
     {
-        var writer = new AvroBinaryWriter(16);
         Gen.Select(Metadata, Body).Sample((metadata, body) =>
         {
             var e = new OrderEvent { metadata = metadata, body = body };
-            writer.Reset();
+            var writer = new AvroBinaryWriter(16);
             IngestAvro.WriteOrderEvent(writer, e);
             writer.WrittenSpan.ToArray().ShouldBe(Generic(e));
         });
