@@ -51,24 +51,32 @@ public sealed record RawDeliveryRow(
     /// <summary>Event id of the raw record.</summary>
     public string RawEventId => Accepted ? RawEventIds.Accepted(Source, DeliveryId) : RawEventIds.Rejected(Source, Id);
 
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _headersBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? _headersWriter;
+
     /// <summary>The headers as a JSON array of [name, value] pairs (the <c>headers</c> column).</summary>
     internal string HeadersJson()
     {
-        // Written directly rather than serialising a projection: this runs for every stored delivery.
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var writer = new Utf8JsonWriter(buffer))
+        // Written directly rather than serialising a projection, with this thread's buffer and writer reused: this runs
+        // for every stored delivery.
+        var buffer = _headersBuffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var writer = _headersWriter ??= new Utf8JsonWriter(buffer);
+        writer.Reset(buffer);
+        writer.WriteStartArray();
+        foreach (var (name, value) in Headers)
         {
             writer.WriteStartArray();
-            foreach (var (name, value) in Headers)
-            {
-                writer.WriteStartArray();
-                writer.WriteStringValue(name);
-                writer.WriteStringValue(value);
-                writer.WriteEndArray();
-            }
-
+            writer.WriteStringValue(name);
+            writer.WriteStringValue(value);
             writer.WriteEndArray();
         }
+
+        writer.WriteEndArray();
+        writer.Flush();
 
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
