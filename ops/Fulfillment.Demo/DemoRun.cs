@@ -265,18 +265,30 @@ public sealed class DemoRun(
     // --- warehouse work over the REST API -------------------------------------------------------------------------
     private async Task SetUpAsync(IReadOnlyList<string> pools, CancellationToken ct)
     {
+        // Opening stock, once per pool and site (a fixed key: a second demo run on the same stack does not add it again).
+        await SetUpPoolsAsync(api!, pools, "opening", OpeningStock, Count, ct);
+        await output.WriteLineAsync($"demo: {pools.Count} pool(s) set up with {Sites.All.Count} locations each ({string.Join(", ", Sites.All.Select(s => s.Id))})");
+    }
+
+    /// <summary>Every demo site as a location of every pool, then one receipt per pool and site with
+    /// <paramref name="quantity"/>(SKU index, site) of every SKU (receipt id <c>{receiptPrefix}-{pool}-{site}</c>, so a
+    /// second run with the same prefix adds nothing). Each call's HTTP status goes to <paramref name="count"/>.</summary>
+    public static async Task SetUpPoolsAsync(
+        HubApi api, IReadOnlyList<string> pools, string receiptPrefix, Func<int, Site, int> quantity, Action<string, int> count, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        ArgumentNullException.ThrowIfNull(pools);
+        ArgumentNullException.ThrowIfNull(quantity);
+        ArgumentNullException.ThrowIfNull(count);
         // Independent keyed calls, so all at once (one after another took 5-7 s of `up --demo`'s start on a loaded
         // machine); the locations first, so a receipt never names a location the pool does not know yet.
         var locations = pools.SelectMany(pool => Sites.All.Select(async site =>
-            Count("location", await api!.UpsertLocationAsync(pool, site.Id, site.Name, site.Kind, site.Country, site.CountriesServed, site.Priority, site.Provider, ct))));
+            count("location", await api.UpsertLocationAsync(pool, site.Id, site.Name, site.Kind, site.Country, site.CountriesServed, site.Priority, site.Provider, ct))));
         await Task.WhenAll(locations);
-        // Opening stock, once per pool and site (a fixed key: a second demo run on the same stack does not add it again).
         var receipts = pools.SelectMany(pool => Sites.All.Select(async site =>
-            Count("opening-stock", await api!.ReceiveAsync(pool, site.Id, $"opening-{pool}-{site.Id}",
-                [.. OrderGenerator.Skus.Select((sku, i) => new HubApi.Line(sku, OpeningStock(i, site)))], ct))));
+            count($"{receiptPrefix}-stock", await api.ReceiveAsync(pool, site.Id, $"{receiptPrefix}-{pool}-{site.Id}",
+                [.. OrderGenerator.Skus.Select((sku, i) => new HubApi.Line(sku, quantity(i, site)))], ct))));
         await Task.WhenAll(receipts);
-
-        await output.WriteLineAsync($"demo: {pools.Count} pool(s) set up with {Sites.All.Count} locations each ({string.Join(", ", Sites.All.Select(s => s.Id))})");
     }
 
     /// <summary>Best sellers (low index) get more; the 3PL holds a smaller buffer.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
@@ -7,6 +8,9 @@ namespace Fulfillment.Demo;
 
 internal static class Program
 {
+    /// <summary>What the e2e bench receives of every SKU at every site: more than any run sells.</summary>
+    private const int BenchStockPerSku = 1_000_000;
+
     private const string Usage = """
         usage: Fulfillment.Demo <command> [options]
 
@@ -17,8 +21,10 @@ internal static class Program
                   --linger keeps serving the channel API stub after the traffic until SIGINT/SIGTERM; --wait-for-hub
                   first waits up to S seconds for the webhook connector's and the API's /health to answer 200
           bench [--rate N] [--duration S] [--warmup S] [--find-max [--find-from N] [--step-duration S] [--p99-limit MS]]
-                [--pids-dir DIR] [--postgres-pid-file FILE] [--metrics NAME=URL,...]
-                  end-to-end benchmark: signed webhook → allocation → Postgres view; prints RESULT lines. --find-max
+                [--pids-dir DIR] [--postgres-pid-file FILE] [--metrics NAME=URL,...] [--no-stock]
+                  end-to-end benchmark: signed webhook → allocation → Postgres view; prints RESULT lines. With the
+                  REST API configured it first stocks every demo site of every pool (1,000,000 of each SKU; --no-stock
+                  leaves them empty, so every order is backordered). --find-max
                   first steps the rate up (×1.5 from --find-from, default 100, up to --rate) to the highest rate whose
                   p99 stays under --p99-limit (default 250 ms); then the fixed-rate run. With the stack's pid files,
                   postmaster.pid and /metrics URLs it also reports CPU per order per process and each stage's backlog
@@ -119,6 +125,32 @@ internal static class Program
         var pools = generator.Shops.Select(s => s.PoolId).Distinct(StringComparer.Ordinal).Count();
         using var observer = new StackObserver(Option(args, "--pids-dir"), Option(args, "--postgres-pid-file"), MetricsUrls(Option(args, "--metrics")));
         var bench = new E2eBench(generator, sender, dataSource, ViewsSchema(config), stub, observer, Console.Out);
+        using (var api = Api(config))
+        {
+            if (api is not null && !args.Contains("--no-stock"))
+            {
+                // Orders should take the path a stocked shop takes (allocation, stock levels, channel available-to-sell),
+                // not the cheaper all-backorder one: every site of every pool gets far more of every SKU than a run sells.
+                var stocked = generator.Shops.Select(s => s.PoolId).Distinct(StringComparer.Ordinal).ToList();
+                var failed = new ConcurrentBag<string>();
+                await DemoRun.SetUpPoolsAsync(api, stocked, "bench", (_, _) => BenchStockPerSku, (what, status) =>
+                {
+                    if (status != 202)
+                    {
+                        failed.Add($"{what} answered {status}");
+                    }
+                }, stop);
+                if (!failed.IsEmpty)
+                {
+                    throw new InvalidOperationException($"bench: stocking the pools failed: {string.Join(", ", failed.Distinct())}");
+                }
+
+                await WaitForBenchStockAsync(dataSource, ViewsSchema(config), stocked, stop);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"bench e2e: {stocked.Count} pool(s) stocked: {Sites.All.Count} locations, {BenchStockPerSku:N0} of each of {OrderGenerator.Skus.Count} SKUs at each (--no-stock: every order backordered)"));
+            }
+        }
+
         await bench.MeasureIdleAsync(TimeSpan.FromSeconds(10), stop);
         if (args.Contains("--find-max"))
         {
@@ -140,6 +172,43 @@ internal static class Program
 
         await E2eBench.PrintAsync(result, rate, Console.Out);
         return result.Seen > 0 ? 0 : 1;
+    }
+
+    /// <summary>Waits until the views show the bench's stock at every site of every pool, then 5 s more for the channel
+    /// pushes it causes to pass: the idle CPU measured next must not include the stocking's own work.</summary>
+    private static async Task WaitForBenchStockAsync(NpgsqlDataSource dataSource, string schema, IReadOnlyList<string> pools, CancellationToken ct)
+    {
+        var expected = (long)pools.Count * Sites.All.Count * OrderGenerator.Skus.Count;
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        long seen = 0;
+        while ((seen = await StockedRowsAsync()) < expected)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"bench: the views show {seen} of {expected} stocked SKU × site rows after 3 min");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(5), ct);
+
+        async Task<long> StockedRowsAsync()
+        {
+            await using var command = dataSource.CreateCommand(
+                $"SELECT count(*) FROM {schema}.stock_levels WHERE pool_id = ANY(@pools) AND location_id = ANY(@sites) AND on_hand >= @stock");
+            command.Parameters.AddWithValue("pools", pools.ToArray());
+            command.Parameters.AddWithValue("sites", Sites.All.Select(s => s.Id).ToArray());
+            command.Parameters.AddWithValue("stock", BenchStockPerSku);
+            try
+            {
+                return (long)(await command.ExecuteScalarAsync(ct))!;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
+            {
+                return 0; // the views sink has not created its schema yet
+            }
+        }
     }
 
     /// <summary>Polls the webhook connector's and (when configured) the API's <c>/health</c> until both answer 200, so
