@@ -82,7 +82,7 @@ public sealed class DemoRun(
 
         if (api is not null)
         {
-            await SetUpAsync(pools, stop);
+            await SetUpAsync(generator.Shops, stop);
         }
 
         using var running = CancellationTokenSource.CreateLinkedTokenSource(stop);
@@ -263,32 +263,41 @@ public sealed class DemoRun(
     }
 
     // --- warehouse work over the REST API -------------------------------------------------------------------------
-    private async Task SetUpAsync(IReadOnlyList<string> pools, CancellationToken ct)
+    private async Task SetUpAsync(IReadOnlyList<DemoShop> shops, CancellationToken ct)
     {
         // Opening stock, once per pool and site (a fixed key: a second demo run on the same stack does not add it again).
-        await SetUpPoolsAsync(api!, pools, "opening", OpeningStock, Count, ct);
-        await output.WriteLineAsync($"demo: {pools.Count} pool(s) set up with {Sites.All.Count} locations each ({string.Join(", ", Sites.All.Select(s => s.Id))})");
+        var pools = await SetUpPoolsAsync(api!, shops, "opening", OpeningStock, Count, ct);
+        await output.WriteLineAsync($"demo: {pools} pool(s) set up with {Sites.All.Count} locations each ({string.Join(", ", Sites.All.Select(s => s.Id))}), every site serving every channel");
     }
 
-    /// <summary>Every demo site as a location of every pool, then one receipt per pool and site with
-    /// <paramref name="quantity"/>(SKU index, site) of every SKU (receipt id <c>{receiptPrefix}-{pool}-{site}</c>, so a
-    /// second run with the same prefix adds nothing). Each call's HTTP status goes to <paramref name="count"/>.</summary>
-    public static async Task SetUpPoolsAsync(
-        HubApi api, IReadOnlyList<string> pools, string receiptPrefix, Func<int, Site, int> quantity, Action<string, int> count, CancellationToken ct)
+    /// <summary>Every demo site as a location of every pool of <paramref name="shops"/>, every site mapped to each
+    /// channel the pool sells on, then one receipt per pool and site with <paramref name="quantity"/>(SKU index, site)
+    /// of every SKU (receipt id <c>{receiptPrefix}-{pool}-{site}</c>, so a second run with the same prefix adds
+    /// nothing). Each call's HTTP status goes to <paramref name="count"/>. Returns the number of pools.</summary>
+    public static async Task<int> SetUpPoolsAsync(
+        HubApi api, IReadOnlyList<DemoShop> shops, string receiptPrefix, Func<int, Site, int> quantity, Action<string, int> count, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(api);
-        ArgumentNullException.ThrowIfNull(pools);
+        ArgumentNullException.ThrowIfNull(shops);
         ArgumentNullException.ThrowIfNull(quantity);
         ArgumentNullException.ThrowIfNull(count);
+        var pools = shops.Select(s => s.PoolId).Distinct(StringComparer.Ordinal).ToList();
         // Independent keyed calls, so all at once (one after another took 5-7 s of `up --demo`'s start on a loaded
         // machine); the locations first, so a receipt never names a location the pool does not know yet.
         var locations = pools.SelectMany(pool => Sites.All.Select(async site =>
             count("location", await api.UpsertLocationAsync(pool, site.Id, site.Name, site.Kind, site.Country, site.CountriesServed, site.Priority, site.Provider, ct))));
         await Task.WhenAll(locations);
+        // A pool reports available-to-sell only for the channels it has been configured for: mapping every site to each
+        // of its channels (the same eligibility as no mapping) before the receipts makes the first stock levels already
+        // carry per-channel figures, which the channel-sync worker pushes to each shop.
+        var channels = shops.Select(s => (s.PoolId, s.Channel)).Distinct().Select(async pc =>
+            count("channel-locations", await api.SetChannelLocationsAsync(pc.PoolId, pc.Channel.ToString(), [.. Sites.All.Select(s => s.Id)], ct)));
+        await Task.WhenAll(channels);
         var receipts = pools.SelectMany(pool => Sites.All.Select(async site =>
             count($"{receiptPrefix}-stock", await api.ReceiveAsync(pool, site.Id, $"{receiptPrefix}-{pool}-{site.Id}",
                 [.. OrderGenerator.Skus.Select((sku, i) => new HubApi.Line(sku, quantity(i, site)))], ct))));
         await Task.WhenAll(receipts);
+        return pools.Count;
     }
 
     /// <summary>Best sellers (low index) get more; the 3PL holds a smaller buffer.</summary>

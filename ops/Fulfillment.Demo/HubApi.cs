@@ -22,6 +22,12 @@ public sealed class HubApi(HttpClient http, string apiKey) : IDisposable
         SendAsync(HttpMethod.Put, $"/pools/{E(pool)}/locations/{E(locationId)}", $"demo-location-{pool}-{locationId}-v1",
             new { name, kind, active = true, countryCode = country, countriesServed, priority, provider }, ct);
 
+    /// <summary>Which locations may serve <paramref name="channel"/> (Avro Channel symbol) in the pool, for every shop
+    /// of the channel.</summary>
+    public Task<int> SetChannelLocationsAsync(string pool, string channel, IReadOnlyList<string> locationIds, CancellationToken ct) =>
+        SendAsync(HttpMethod.Put, $"/pools/{E(pool)}/channel-locations", $"demo-channel-locations-{pool}-{channel}-v1",
+            new { channel, shopId = (string?)null, locationIds }, ct);
+
     public Task<int> ReceiveAsync(string pool, string locationId, string receiptId, IReadOnlyList<Line> lines, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, $"/pools/{E(pool)}/stock/receive", $"demo-{receiptId}", new { locationId, receiptId, lines }, ct);
 

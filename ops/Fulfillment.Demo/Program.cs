@@ -133,7 +133,7 @@ internal static class Program
                 // not the cheaper all-backorder one: every site of every pool gets far more of every SKU than a run sells.
                 var stocked = generator.Shops.Select(s => s.PoolId).Distinct(StringComparer.Ordinal).ToList();
                 var failed = new ConcurrentBag<string>();
-                await DemoRun.SetUpPoolsAsync(api, stocked, "bench", (_, _) => BenchStockPerSku, (what, status) =>
+                await DemoRun.SetUpPoolsAsync(api, generator.Shops, "bench", (_, _) => BenchStockPerSku, (what, status) =>
                 {
                     if (status != 202)
                     {
