@@ -10,7 +10,10 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 run=$(mktemp -d /tmp/fulfillment-bench-e2e.XXXXXX)
 export FULFILLMENT_RUN_DIR=$run FULFILLMENT_PORT_OFFSET=${FULFILLMENT_BENCH_PORT_OFFSET:-3000}
-unset FULFILLMENT_PG_PORT FULFILLMENT_CHANNEL_API_URL
+# Its own Postgres cluster in its run dir: a parent `ops/fulfillment` exports FULFILLMENT_PG_DIR (the default cluster),
+# and the bench stack would otherwise share that cluster and its hub database with a developer's stack.
+export FULFILLMENT_PG_DIR=$run/postgres
+unset FULFILLMENT_PG_PORT FULFILLMENT_PG_DATABASE FULFILLMENT_CHANNEL_API_URL
 dll=$root/ops/Fulfillment.Demo/bin/Release/net10.0/Fulfillment.Demo.dll
 [ -f "$dll" ] || { echo "bench-e2e: $dll is missing (build the solution)" >&2; exit 1; }
 

@@ -27,6 +27,10 @@ internal sealed class EmbeddedStack : IDisposable
         {
             ["FULFILLMENT_RUN_DIR"] = RunDir,
             ["FULFILLMENT_PORT_OFFSET"] = Offset.ToString(CultureInfo.InvariantCulture),
+            // Its own cluster in its own run dir, named outright: `ops/fulfillment test` exports FULFILLMENT_PG_DIR (its
+            // test cluster), and a stack inheriting it took that cluster on 55432 for its own while this class connects
+            // to 55432 + offset (CI failed right after `up` with "connection refused").
+            ["FULFILLMENT_PG_DIR"] = Path.Combine(RunDir, "postgres"),
         };
         foreach (var (k, v) in extraEnv ?? new Dictionary<string, string>())
         {
@@ -99,6 +103,10 @@ internal sealed class EmbeddedStack : IDisposable
         {
             psi.Environment[k] = v;
         }
+
+        // Inherited from a parent `ops/fulfillment`, these would point the stack at another cluster or database.
+        psi.Environment.Remove("FULFILLMENT_PG_PORT");
+        psi.Environment.Remove("FULFILLMENT_PG_DATABASE");
 
         var up = Process.Start(psi) ?? throw new InvalidOperationException("could not start ops/fulfillment up");
         _up = up;
