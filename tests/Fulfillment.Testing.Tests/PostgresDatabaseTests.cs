@@ -48,21 +48,14 @@ public sealed class PostgresDatabaseTests
     [Fact]
     public async Task CreateAsync_ServerUnreachable_FailsWithInstructions()
     {
-        var previous = Environment.GetEnvironmentVariable(PostgresDatabase.EnvironmentVariable);
-        Environment.SetEnvironmentVariable(
-            PostgresDatabase.EnvironmentVariable,
-            $"Host=127.0.0.1;Port={FreePorts.ConsecutiveRange()};Username=postgres;Database=postgres;Timeout=3");
-        try
-        {
-            var error = await Should.ThrowAsync<InvalidOperationException>(() => PostgresDatabase.CreateAsync("unreachable"));
+        // The server is passed, not set in FULFILLMENT_TEST_PG: the environment is the whole process's, and a registry
+        // test running in parallel once read this unreachable server from it and failed in CI.
+        var unreachable = $"Host=127.0.0.1;Port={FreePorts.ConsecutiveRange()};Username=postgres;Database=postgres;Timeout=3";
 
-            error.Message.ShouldContain("ops/fulfillment test");
-            error.Message.ShouldContain("ops/dev/postgres.sh start");
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable(PostgresDatabase.EnvironmentVariable, previous);
-        }
+        var error = await Should.ThrowAsync<InvalidOperationException>(() => PostgresDatabase.CreateAsync("unreachable", unreachable));
+
+        error.Message.ShouldContain("ops/fulfillment test");
+        error.Message.ShouldContain("ops/dev/postgres.sh start");
     }
 
     private static async Task<bool> DatabaseExistsAsync(string name)

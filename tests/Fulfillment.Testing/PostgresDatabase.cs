@@ -19,13 +19,13 @@ public sealed class PostgresDatabase : IAsyncLifetime, IAsyncDisposable
     private int _dropped;
 
     public PostgresDatabase()
-        : this("test")
+        : this("test", ServerConnectionString)
     {
     }
 
-    private PostgresDatabase(string prefix)
+    private PostgresDatabase(string prefix, string server)
     {
-        _server = ServerConnectionString;
+        _server = server;
         var suffix = Guid.NewGuid().ToString("N")[..12];
         var clean = new string([.. prefix.ToLowerInvariant().Where(c => char.IsAsciiLetterOrDigit(c) || c == '_').Take(40)]);
         DatabaseName = $"t_{clean}_{suffix}";
@@ -43,9 +43,13 @@ public sealed class PostgresDatabase : IAsyncLifetime, IAsyncDisposable
     public string ConnectionString { get; }
 
     /// <summary>Creates a database whose name starts with t_<paramref name="prefix"/>.</summary>
-    public static async Task<PostgresDatabase> CreateAsync(string prefix = "test")
+    public static Task<PostgresDatabase> CreateAsync(string prefix = "test") => CreateAsync(prefix, ServerConnectionString);
+
+    /// <summary>Creates a database on the given server. Tests that need another server pass it here: changing the
+    /// environment variable would change it for every test running in parallel in the same process.</summary>
+    public static async Task<PostgresDatabase> CreateAsync(string prefix, string server)
     {
-        var database = new PostgresDatabase(prefix);
+        var database = new PostgresDatabase(prefix, server);
         await database.InitializeAsync();
         return database;
     }
