@@ -126,6 +126,10 @@ public sealed class EndToEndTests : IAsyncLifetime
         }
 
         producer.Flush(TimeSpan.FromSeconds(10));
+
+        // The processor merges its inputs without waiting for a lagging one (MaxTaskIdle zero), so an order fetched
+        // before the receipts would be backordered: the tests post their webhooks only once both receipts took effect.
+        WaitForStock(("TENT-2P-GRN", "OTT", 10), ("MUG-TI-450", "OTT", 10), ("STOVE-MINI", "SFO", 10));
     }
 
     [Fact]
@@ -229,6 +233,23 @@ public sealed class EndToEndTests : IAsyncLifetime
         }
 
         throw new TimeoutException($"No allocation for {orderId}.");
+    }
+
+    private void WaitForStock(params (string Sku, string Location, int OnHand)[] expected)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(_broker.ConsumerConfig("e2e-stock")).Build();
+        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(_topics.StockLevels, p, Offset.Beginning)));
+        var missing = expected.ToHashSet();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (missing.Count > 0 && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { Message: { } m } && _serdes!.StockLevels.Deserialize(m.Value).body is StockLevelChanged level)
+            {
+                missing.Remove((level.sku, level.location_id, level.on_hand));
+            }
+        }
+
+        missing.ShouldBeEmpty("the opening stock never showed up on the stock-levels topic");
     }
 
     private async Task ProduceShipmentAsync(ShipmentConfirmed shipment, string orderId)
