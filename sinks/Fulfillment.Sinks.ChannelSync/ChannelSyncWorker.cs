@@ -126,6 +126,14 @@ public sealed partial class ChannelSyncWorker(
         "Records completed without a push because the handled-records ledger has them (re-derived after a broker re-seed), by topic.",
         new CounterConfiguration { LabelNames = ["topic"] });
 
+    /// <summary>Registry, Kafka or Postgres failures waited out and retried instead of stopping the worker (shared with
+    /// <see cref="KafkaPushRecorder"/>).</summary>
+    internal static readonly Counter TransientErrors = Metrics.CreateCounter(
+        "fulfillment_channel_sync_transient_errors_total",
+        "Schema registry, Kafka or Postgres failures retried after a backoff instead of stopping the worker, by operation and reason.",
+        new CounterConfiguration { LabelNames = ["operation", "reason"] });
+
+    private readonly TransientRetry _retry = new(null, logger, "Channel sync", TransientErrors);
     private readonly OffsetTracker _offsets = new();
 
     // The handled-records ledger (IHandledLedger): what is known handled (loaded at start, grown at each commit), the
@@ -227,7 +235,9 @@ public sealed partial class ChannelSyncWorker(
                     var context = new SerializationContext(MessageComponentType.Value, record.Topic, record.Message.Headers);
                     if (record.Topic == o.ShipmentsTopic)
                     {
-                        var e = await shipments.DeserializeAsync(record.Message.Value, false, context);
+                        // The writer schema is fetched once per id; while the registry (or its Postgres) is down
+                        // that waits and retries rather than stopping the worker or dead-lettering a good record.
+                        var e = await _retry.RunAsync("decode", () => shipments.DeserializeAsync(record.Message.Value, false, context), stoppingToken);
                         if (AlreadyHandledRecord(ticket, record.Topic, e.metadata.event_id))
                         {
                             continue;
@@ -240,7 +250,7 @@ public sealed partial class ChannelSyncWorker(
                     }
                     else
                     {
-                        var e = await stockLevels.DeserializeAsync(record.Message.Value, false, context);
+                        var e = await _retry.RunAsync("decode", () => stockLevels.DeserializeAsync(record.Message.Value, false, context), stoppingToken);
                         if (AlreadyHandledRecord(ticket, record.Topic, e.metadata.event_id))
                         {
                             continue;

@@ -9,7 +9,9 @@ using Microsoft.Extensions.Options;
 namespace Fulfillment.Sinks.ChannelSync;
 
 /// <summary>Produces outcome events and dead letters (Avro, registered schemas), waiting for Kafka's acknowledgement:
-/// the outcome topic is the audit of side effects the hub caused outside itself.</summary>
+/// the outcome topic is the audit of side effects the hub caused outside itself. A registry or broker outage is waited
+/// out (<see cref="TransientRetry"/>): an outcome that could not be recorded would leave its push unfinished, its record
+/// uncommitted and the push never retried until a restart. Re-producing one is harmless: its event id is deterministic.</summary>
 public sealed class KafkaPushRecorder : IPushRecorder, IDisposable
 {
     private readonly IProducer<string, byte[]> _producer;
@@ -17,12 +19,14 @@ public sealed class KafkaPushRecorder : IPushRecorder, IDisposable
     private readonly AvroSerializer<ChannelPushOutcome> _outcomes;
     private readonly AvroSerializer<DeadLetter> _deadLetters;
     private readonly ChannelSyncOptions _options;
+    private readonly TransientRetry _retry;
 
-    public KafkaPushRecorder(IOptions<KafkaOptions> kafka, IOptions<ChannelSyncOptions> options)
+    public KafkaPushRecorder(IOptions<KafkaOptions> kafka, IOptions<ChannelSyncOptions> options, ILogger<KafkaPushRecorder> logger)
     {
         ArgumentNullException.ThrowIfNull(kafka);
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
+        _retry = new TransientRetry(null, logger, "Channel sync", ChannelSyncWorker.TransientErrors);
         _producer = new ProducerBuilder<string, byte[]>(KafkaDefaults.Producer(kafka.Value.BootstrapServers, "sink-channel-sync")).Build();
         _registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig
         {
@@ -35,15 +39,21 @@ public sealed class KafkaPushRecorder : IPushRecorder, IDisposable
     public async Task RecordAsync(ChannelPushOutcome outcome, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(outcome);
-        var value = await _outcomes.SerializeAsync(outcome, new SerializationContext(MessageComponentType.Value, _options.OutcomesTopic));
-        await _producer.ProduceAsync(_options.OutcomesTopic, new Message<string, byte[]> { Key = outcome.metadata.pool_id, Value = value }, cancellationToken);
+        await _retry.RunAsync("record_outcome", async () =>
+        {
+            var value = await _outcomes.SerializeAsync(outcome, new SerializationContext(MessageComponentType.Value, _options.OutcomesTopic));
+            await _producer.ProduceAsync(_options.OutcomesTopic, new Message<string, byte[]> { Key = outcome.metadata.pool_id, Value = value }, cancellationToken);
+        }, cancellationToken);
     }
 
     public async Task DeadLetterAsync(DeadLetter deadLetter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(deadLetter);
-        var value = await _deadLetters.SerializeAsync(deadLetter, new SerializationContext(MessageComponentType.Value, _options.DeadLettersTopic));
-        await _producer.ProduceAsync(_options.DeadLettersTopic, new Message<string, byte[]> { Key = deadLetter.metadata.pool_id, Value = value }, cancellationToken);
+        await _retry.RunAsync("record_dead_letter", async () =>
+        {
+            var value = await _deadLetters.SerializeAsync(deadLetter, new SerializationContext(MessageComponentType.Value, _options.DeadLettersTopic));
+            await _producer.ProduceAsync(_options.DeadLettersTopic, new Message<string, byte[]> { Key = deadLetter.metadata.pool_id, Value = value }, cancellationToken);
+        }, cancellationToken);
     }
 
     public void Dispose()

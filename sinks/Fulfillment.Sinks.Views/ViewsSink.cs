@@ -69,7 +69,7 @@ public sealed partial class ViewsSink
         _decoder = decoder;
         _logger = logger;
         _writer = new ViewWriter(dataSource, options.Schema, options.Consumer);
-        _retry = new TransientRetry(dataSource, logger);
+        _retry = new TransientRetry(dataSource, logger, "Views sink", ViewsSinkMetrics.TransientErrors);
         _kinds = options.Topics.All().ToDictionary(t => t.Name, t => t.Kind, StringComparer.Ordinal);
         _batchLimit = Math.Min(FirstBatch, options.MaxBatch);
     }

@@ -50,7 +50,7 @@ internal sealed partial class ViewsSinkService(
     {
         // Before the loop starts and before /health answers: a sink never writes into a schema it has not migrated.
         // A Postgres still starting (57P03) or restarting is waited for rather than failing the start.
-        await new TransientRetry(dataSource, logger).RunAsync(
+        await new TransientRetry(dataSource, logger, "Views sink", ViewsSinkMetrics.TransientErrors).RunAsync(
             "migrate", () => SchemaMigrator.MigrateAllAsync(dataSource, options.Value.Schema, cancellationToken), cancellationToken);
         await base.StartAsync(cancellationToken);
     }

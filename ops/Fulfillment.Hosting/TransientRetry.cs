@@ -1,18 +1,24 @@
 using System.Net.Sockets;
+using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Prometheus;
 
-namespace Fulfillment.Sinks.Views;
+namespace Fulfillment.Hosting;
 
 /// <summary>
-/// Runs one Postgres (or schema registry) operation again, with capped exponential backoff, for as long as it fails
-/// with an error that a restart, failover or short outage of the server causes, instead of stopping the sink. Safe
-/// because every operation it wraps is a whole transaction that is idempotent when applied twice (rows are upserts that
-/// change nothing the second time, offsets only move forward): a commit whose answer was lost and is redone changes
-/// nothing. Anything else (a bug, a constraint violation, a bad schema) still fails the caller at once.
+/// Runs one Postgres, schema registry or Kafka produce operation again, with capped exponential backoff, for as long as
+/// it fails with an error that a restart, failover or short outage of the server causes, instead of stopping the worker.
+/// Callers wrap only operations that are idempotent when applied twice (the views sink's transactions are upserts that
+/// change nothing the second time and offsets only move forward; channel sync's outcome records carry deterministic
+/// ids; a decode is a read), so an operation whose answer was lost and is redone changes nothing. Anything else (a bug, a
+/// constraint violation, an unknown schema id) still fails the caller at once.
 /// </summary>
-public sealed partial class TransientRetry(NpgsqlDataSource? dataSource, ILogger logger)
+/// <param name="dataSource">Pool cleared after a failure (pooled connections to a restarted server are all dead).</param>
+/// <param name="component">Who retries, for the log ("Views sink", "Channel sync").</param>
+/// <param name="errors">Counter incremented per retried failure, labelled operation and reason.</param>
+public sealed partial class TransientRetry(NpgsqlDataSource? dataSource, ILogger logger, string component, Counter errors)
 {
     /// <summary>First wait; doubled per failure up to <see cref="MaxDelay"/>.</summary>
     public TimeSpan FirstDelay { get; init; } = TimeSpan.FromMilliseconds(100);
@@ -51,6 +57,10 @@ public sealed partial class TransientRetry(NpgsqlDataSource? dataSource, ILogger
                 case HttpRequestException:
                     reason = "registry";
                     return true;
+                case KafkaException kafka:
+                    // A produce that timed out or lost its broker; a fatal error (fenced, unsupported) is not retried.
+                    reason = "kafka";
+                    return !kafka.Error.IsFatal;
                 case NpgsqlException { IsTransient: true }:
                     reason = "io";
                     return true;
@@ -75,9 +85,9 @@ public sealed partial class TransientRetry(NpgsqlDataSource? dataSource, ILogger
             }
             catch (Exception e) when (e is not OperationCanceledException && IsTransient(e, out var reason))
             {
-                ViewsSinkMetrics.TransientErrors.WithLabels(operation, reason).Inc();
+                errors.WithLabels(operation, reason).Inc();
                 Interlocked.Increment(ref _retries);
-                LogTransient(logger, operation, attempt, reason, (int)delay.TotalMilliseconds, e.Message);
+                LogTransient(logger, component, operation, attempt, reason, (int)delay.TotalMilliseconds, e.Message);
                 // Pooled connections to a restarted server are all dead; drop them instead of failing on each in turn.
                 dataSource?.Clear();
                 await Task.Delay(Jittered(delay), ct);
@@ -99,6 +109,6 @@ public sealed partial class TransientRetry(NpgsqlDataSource? dataSource, ILogger
     // ±20 %: sinks and workers that lost the same server do not all come back in the same millisecond.
     private static TimeSpan Jittered(TimeSpan delay) => delay * (0.8 + (Random.Shared.NextDouble() * 0.4));
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Views sink: {Operation} failed (attempt {Attempt}, {Reason}), retrying in ~{DelayMs} ms: {Error}")]
-    private static partial void LogTransient(ILogger logger, string operation, int attempt, string reason, int delayMs, string error);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Component}: {Operation} failed (attempt {Attempt}, {Reason}), retrying in ~{DelayMs} ms: {Error}")]
+    private static partial void LogTransient(ILogger logger, string component, string operation, int attempt, string reason, int delayMs, string error);
 }
