@@ -23,7 +23,9 @@ public sealed class DrillChecks(ViewsProbe probe, TextWriter output)
         var quiet = await WaitQuietAsync(orders, pushes, timeout, ct);
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"verify: pipeline {(quiet ? "quiet" : "STILL MOVING at the timeout")} after {clock.Elapsed.TotalSeconds:F0} s"));
 
-        var failures = 0;
+        // A pipeline still moving after the timeout is a failure of its own: a worker that died or stalled (and the
+        // pushes it owes) would otherwise pass every count below that happens to be complete already.
+        var failures = Check(quiet, "the pipeline came to rest (every order in the view, figures steady, no push owed or retrying)");
         await using var c = await probe.DataSource.OpenConnectionAsync(ct);
         var s = probe.Schema;
         var pools = probe.Pools.ToArray();
@@ -128,6 +130,16 @@ public sealed class DrillChecks(ViewsProbe probe, TextWriter output)
             var shipments = await c.QuerySingleAsync<long>(new CommandDefinition(
                 $"SELECT count(*) FROM {s}.shipments WHERE pool_id = ANY(@pools)", new { pools }, cancellationToken: ct));
             failures += Check(shipments == 0 || outcomes.Sum(o => o.Count) > 0, $"the channel-sync worker pushed something ({shipments} shipments)");
+            // Stock pushes alone would pass the line above: every ship confirmation must reach its channel (or be
+            // dead-lettered with a reason), whatever failed on the way.
+            var unsettled = (await c.QueryAsync<string>(new CommandDefinition(
+                $"""
+                SELECT x.shipment_id FROM {s}.shipments x
+                WHERE x.pool_id = ANY(@pools) AND NOT EXISTS (
+                  SELECT 1 FROM {s}.channel_pushes p WHERE p.push_id = 'shipment:' || x.shipment_id AND p.outcome IN ('Pushed', 'DeadLettered'))
+                ORDER BY 1
+                """, new { pools }, cancellationToken: ct))).ToList();
+            failures += Check(unsettled.Count == 0, $"every shipment pushed to its channel or dead-lettered: {shipments - unsettled.Count} of {shipments}{Sample(unsettled)}");
             failures += Check(failedAttempts.Open == 0,
                 $"every failed push retried or dead-lettered: {failedAttempts.Attempts} failed attempts on {failedAttempts.Pushes} pushes, {failedAttempts.Open} still open");
         }
