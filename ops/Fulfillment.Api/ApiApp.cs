@@ -46,6 +46,7 @@ public static class ApiApp
         builder.Services.AddSingleton<QueryEndpoints.Views>();
         builder.Services.AddHostedService<ApiStartup>();
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<UnavailableExceptionHandler>();
         builder.Services.AddOpenApi();
         configure?.Invoke(builder.Services);
 
