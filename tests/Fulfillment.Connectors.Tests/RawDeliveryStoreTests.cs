@@ -58,6 +58,48 @@ public class RawDeliveryStoreTests(ConnectorStack stack)
         reader.GetInt64(1).ShouldBe(deliveryIds.Length);
     }
 
+    [Fact]
+    public async Task MarkPublished_OutboxPlannedWhileEmpty_DeletesThroughPrimaryKeyOnceItFills()
+    {
+        // The mark connection prepares its DELETE once; Postgres then caches a generic plan. Made while the outbox was empty
+        // and freshly vacuumed (as right after a start), that plan used to be a sequential scan, kept while the table filled
+        // with live and dead rows.
+        var schema = $"mark_{Guid.NewGuid():N}";
+        await using var connection = new NpgsqlConnection(stack.ConnectionString);
+        await connection.OpenAsync();
+        await ExecAsync(connection, $"CREATE SCHEMA {schema}; SET search_path = {schema}; CREATE TABLE raw_unpublished (id uuid PRIMARY KEY)");
+        try
+        {
+            await ExecAsync(connection, "VACUUM ANALYZE raw_unpublished");
+            await ExecAsync(connection, RawDeliveryStore.MarkSessionSql);
+            await ExecAsync(connection, $"SET plan_cache_mode = force_generic_plan; PREPARE mark(uuid[]) AS {RawDeliveryStore.MarkPublishedSql}; EXECUTE mark('{{}}')");
+            await ExecAsync(connection, "INSERT INTO raw_unpublished SELECT gen_random_uuid() FROM generate_series(1, 20000); DELETE FROM raw_unpublished WHERE random() < 0.9");
+
+            await using var explain = new NpgsqlCommand($"EXPLAIN EXECUTE mark('{{{Guid.NewGuid()}}}')", connection);
+            var plan = new StringBuilder();
+            await using (var reader = await explain.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    plan.AppendLine(reader.GetString(0));
+                }
+            }
+
+            plan.ToString().ShouldContain("raw_unpublished_pkey");
+            plan.ToString().ShouldNotContain("Seq Scan");
+        }
+        finally
+        {
+            await ExecAsync(connection, $"DEALLOCATE ALL; DROP SCHEMA {schema} CASCADE");
+        }
+    }
+
+    private static async Task ExecAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     private static RawDeliveryRow Row(string source, string deliveryId, bool accepted) => new(
         Guid.CreateVersion7(), source, deliveryId, accepted, accepted ? DeliveryStatus.Accepted : DeliveryStatus.Unauthorized,
         "shop", "pool", IngestTransport.Webhook, "orders/create", "POST", "/webhooks/test", null, "application/json",
