@@ -39,6 +39,8 @@ public sealed partial class RawDeliveryStore : BackgroundService
     // table (dead rows included) for every batch of marks: a third of the Postgres backends' CPU in bench webhooks.
     internal const string MarkSessionSql = "SET synchronous_commit = off; SET enable_seqscan = off";
 
+    private static readonly TimeSpan MarkInterval = TimeSpan.FromMilliseconds(100);
+
     internal const string MarkPublishedSql = "DELETE FROM raw_unpublished WHERE id = ANY($1)";
 
     private readonly NpgsqlDataSource _dataSource;
@@ -191,6 +193,10 @@ public sealed partial class RawDeliveryStore : BackgroundService
         {
             while (await _published.Reader.WaitToReadAsync(CancellationToken.None))
             {
+                // Let marks gather: most of a DELETE's cost is per statement (bind, executor start, commit, round trip),
+                // and Kafka's acknowledgements arrive in small bursts, one per produce response. A late mark costs nothing
+                // (the sweeper only looks at rows SweepAfter old); not cancellable, so marks pending at shutdown are written.
+                await Task.Delay(MarkInterval, CancellationToken.None);
                 ids.Clear();
                 while (ids.Count < 5000 && _published.Reader.TryRead(out var id))
                 {
