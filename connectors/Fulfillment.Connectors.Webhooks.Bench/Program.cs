@@ -101,6 +101,7 @@ internal static class Program
             var hubStart = Process.GetCurrentProcess().TotalProcessorTime;
             var allocatedStart = GC.GetTotalAllocatedBytes();
             var gcStart = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+            var batchesStart = (ConnectorMetrics.StoreBatchRows.Count, ConnectorMetrics.StoreBatchRows.Sum);
             var pgStart = await PostgresCpuAsync(connectionString, database);
             var wallStart = Stopwatch.GetTimestamp();
             var summary = await ExpectAsync(child, "MEASURE_END ");
@@ -122,6 +123,8 @@ internal static class Program
             var hubCpu = Process.GetCurrentProcess().TotalProcessorTime - hubStart;
             var allocated = GC.GetTotalAllocatedBytes() - allocatedStart;
             var gcs = (GC.CollectionCount(0) - gcStart.Item1, GC.CollectionCount(1) - gcStart.Item2, GC.CollectionCount(2) - gcStart.Item3);
+            var batches = ConnectorMetrics.StoreBatchRows.Count - batchesStart.Count;
+            var batchedRows = ConnectorMetrics.StoreBatchRows.Sum - batchesStart.Sum;
             var pgCpu = await PostgresCpuAsync(connectionString, database) - pgStart;
             var stored = await ScalarAsync(connectionString, "SELECT count(*) FROM raw_deliveries");
             await child.StandardInput.WriteLineAsync("STOP");
@@ -138,6 +141,9 @@ internal static class Program
             // Allocation per request drives the collector's work and the memory clearing behind it (part of the hub's CPU).
             Console.WriteLine(FormattableString.Invariant(
                 $"bench webhooks: hub allocated {(count == 0 ? 0 : allocated / 1024.0 / count):F1} KB per request; collections gen0 {gcs.Item1}, gen1 {gcs.Item2}, gen2 {gcs.Item3}"));
+            // Postgres' cost per delivery depends on how many share a group commit (one statement, one WAL flush).
+            Console.WriteLine(FormattableString.Invariant(
+                $"bench webhooks: group commit: {batches} batches, {(batches == 0 ? 0 : batchedRows / batches):F1} deliveries per batch"));
             Console.WriteLine(FormattableString.Invariant(
                 $"bench webhooks: on 2 idle cores that is {2e6 / (hubUs + pgUs):F0} requests/s with the senders elsewhere, {2e6 / (hubUs + pgUs + senderUs + brokerUs):F0} with this sender and broker on the same cores"));
             Console.WriteLine(FormattableString.Invariant($"RESULT name=webhooks.requests_per_s value={count / measured.TotalSeconds:F0} unit=requests/s"));

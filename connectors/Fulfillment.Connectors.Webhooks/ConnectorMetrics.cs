@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Prometheus;
 
 namespace Fulfillment.Connectors.Webhooks;
@@ -20,10 +21,14 @@ internal static class ConnectorMetrics
         public const string RateLimited = "rate_limited";
     }
 
+    // Nothing here traces requests, so there is never an exemplar to attach; the default provider still looked for one (the
+    // current Activity) on every observation of the per-request metrics.
+    private static readonly ExemplarBehavior NoExemplars = ExemplarBehavior.NoExemplars();
+
     public static readonly Counter Deliveries = Metrics.CreateCounter(
         "fulfillment_connector_deliveries_total",
         "Inbound deliveries by channel (the receiving connector: shopify, woocommerce, amazon, ebay, tiktok-shop, or a carrier/3PL source) and outcome (accepted, duplicate, ping, unauthorized, unknown_shop, malformed, too_large, store_failed, rate_limited).",
-        new CounterConfiguration { LabelNames = ["channel", "outcome"] });
+        new CounterConfiguration { LabelNames = ["channel", "outcome"], ExemplarBehavior = NoExemplars });
 
     public static readonly Histogram AckDuration = Metrics.CreateHistogram(
         "fulfillment_connector_ack_duration_seconds",
@@ -32,17 +37,18 @@ internal static class ConnectorMetrics
         {
             LabelNames = ["channel"],
             Buckets = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+            ExemplarBehavior = NoExemplars,
         });
 
     public static readonly Histogram StoreBatchRows = Metrics.CreateHistogram(
         "fulfillment_connector_raw_store_batch_rows",
         "Deliveries written to Postgres per group commit.",
-        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(1, 2, 12) });
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(1, 2, 12), ExemplarBehavior = NoExemplars });
 
     public static readonly Counter EventsProduced = Metrics.CreateCounter(
         "fulfillment_connector_events_produced_total",
         "Records acknowledged by Kafka, by topic.",
-        new CounterConfiguration { LabelNames = ["topic"] });
+        new CounterConfiguration { LabelNames = ["topic"], ExemplarBehavior = NoExemplars });
 
     public static readonly Counter ProduceFailures = Metrics.CreateCounter(
         "fulfillment_connector_produce_failures_total",
@@ -56,6 +62,21 @@ internal static class ConnectorMetrics
     public static readonly Counter Republished = Metrics.CreateCounter(
         "fulfillment_connector_republished_deliveries_total",
         "Stored deliveries the sweeper published because the live path had not.");
+
+    // Labelled children of the per-request and per-record metrics, looked up once: WithLabels hashes the label values and
+    // takes the family's lock on every call.
+    private static readonly ConcurrentDictionary<(string Channel, string Outcome), Counter.Child> DeliveryChildren = new();
+    private static readonly ConcurrentDictionary<string, Histogram.Child> AckDurationChildren = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, Counter.Child> EventsProducedChildren = new(StringComparer.Ordinal);
+
+    public static Counter.Child Delivery(string channel, string outcome) =>
+        DeliveryChildren.GetOrAdd((channel, outcome), static k => Deliveries.WithLabels(k.Channel, k.Outcome));
+
+    public static Histogram.Child AckDurationOf(string channel) =>
+        AckDurationChildren.GetOrAdd(channel, static c => AckDuration.WithLabels(c));
+
+    public static Counter.Child EventsProducedOn(string topic) =>
+        EventsProducedChildren.GetOrAdd(topic, static t => EventsProduced.WithLabels(t));
 
     public static readonly Gauge PublishBacklog = Metrics.CreateGauge(
         "fulfillment_connector_publish_backlog_deliveries",

@@ -52,17 +52,17 @@ public sealed class IngestPipeline(RawDeliveryStore store, EventPublisher publis
 
     /// <param name="remoteAddress">The HTTP peer, for webhooks: unauthenticated deliveries are limited per address.</param>
     /// <exception cref="Npgsql.NpgsqlException">The delivery could not be stored; the sender must be told to retry.</exception>
-    public async Task<IngestReply> IngestAsync(IChannelReceiver receiver, InboundDelivery delivery, string? remoteAddress, CancellationToken cancellationToken)
+    public async Task<IngestReply> IngestAsync(IChannelReceiver receiver, InboundDelivery delivery, System.Net.IPAddress? remoteAddress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(receiver);
         ArgumentNullException.ThrowIfNull(delivery);
         var result = receiver.Receive(delivery);
         if (delivery.Transport == Schemas.Ingest.IngestTransport.Webhook
             && result.Status is DeliveryStatus.UnknownShop or DeliveryStatus.Unauthorized
-            && !limiter.TryAcquire(remoteAddress, result.Status == DeliveryStatus.UnknownShop ? $"{receiver.Source}:{result.ClaimedShop}" : null))
+            && !limiter.TryAcquire(remoteAddress?.ToString(), result.Status == DeliveryStatus.UnknownShop ? $"{receiver.Source}:{result.ClaimedShop}" : null))
         {
             var limited = new IngestReply(IngestOutcome.RateLimited, result.DeliveryId, "too many unauthenticated deliveries from this sender; not stored");
-            ConnectorMetrics.Deliveries.WithLabels(receiver.Source, limited.MetricOutcome).Inc();
+            ConnectorMetrics.Delivery(receiver.Source, limited.MetricOutcome).Inc();
             return limited;
         }
 
@@ -82,7 +82,7 @@ public sealed class IngestPipeline(RawDeliveryStore store, EventPublisher publis
             _ => IngestOutcome.Malformed,
         };
         var reply = new IngestReply(outcome, result.DeliveryId, result.Reason);
-        ConnectorMetrics.Deliveries.WithLabels(receiver.Source, reply.MetricOutcome).Inc();
+        ConnectorMetrics.Delivery(receiver.Source, reply.MetricOutcome).Inc();
         return reply;
     }
 }

@@ -58,15 +58,19 @@ public sealed partial class RawDeliveryStore : BackgroundService
     }
 
     /// <summary>Stores the row durably. False when an accepted delivery with the same (source, delivery id) is already stored.</summary>
+    /// <param name="cancellationToken">Checked before the row is queued only: a queued row is stored whatever the caller
+    /// does, within milliseconds, so the wait for its commit is not cancellable (a cancellable wait cost every request a
+    /// promise and a token registration).</param>
     public Task<bool> InsertAsync(RawDeliveryRow row, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var pending = new PendingInsert(row);
         if (!_inserts.Writer.TryWrite(pending))
         {
             throw new InvalidOperationException("The raw delivery store is shutting down.");
         }
 
-        return pending.Completion.Task.WaitAsync(cancellationToken);
+        return pending.Completion.Task;
     }
 
     /// <summary>The smallest UUIDv7 of the given millisecond: ids of rows created earlier sort below it (Postgres compares

@@ -19,18 +19,25 @@ public static partial class WebhookEndpoints
     public static WebApplication MapWebhookEndpoints(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapPost(ShopifyPath, Handler<ShopifyReceiver>());
-        app.MapPost(WooCommercePath, Handler<WooCommerceReceiver>());
-        app.MapPost(TikTokShopPath, Handler<TikTokShopReceiver>());
-        app.MapPost(AmazonPath, Handler<AmazonReceiver>());
+        app.MapPost(ShopifyPath, Handler<ShopifyReceiver>(app.Services));
+        app.MapPost(WooCommercePath, Handler<WooCommerceReceiver>(app.Services));
+        app.MapPost(TikTokShopPath, Handler<TikTokShopReceiver>(app.Services));
+        app.MapPost(AmazonPath, Handler<AmazonReceiver>(app.Services));
         return app;
     }
 
-    private static RequestDelegate Handler<TReceiver>()
-        where TReceiver : IChannelReceiver =>
-        context => HandleAsync(context, context.RequestServices.GetRequiredService<TReceiver>());
+    /// <summary>The handler with its singletons resolved once: going through <c>HttpContext.RequestServices</c> created (and
+    /// disposed) a DI scope for every request.</summary>
+    private static RequestDelegate Handler<TReceiver>(IServiceProvider services)
+        where TReceiver : IChannelReceiver
+    {
+        var receiver = services.GetRequiredService<TReceiver>();
+        var pipeline = services.GetRequiredService<IngestPipeline>();
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(WebhookEndpoints));
+        return context => HandleAsync(context, receiver, pipeline, logger);
+    }
 
-    private static async Task HandleAsync(HttpContext context, IChannelReceiver receiver)
+    private static async Task HandleAsync(HttpContext context, IChannelReceiver receiver, IngestPipeline pipeline, ILogger logger)
     {
         var started = Stopwatch.GetTimestamp();
         var receivedAt = TruncateToMillis(DateTime.UtcNow);
@@ -43,7 +50,7 @@ public static partial class WebhookEndpoints
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            ConnectorMetrics.Deliveries.WithLabels(receiver.Source, ConnectorMetrics.Outcomes.TooLarge).Inc();
+            ConnectorMetrics.Delivery(receiver.Source, ConnectorMetrics.Outcomes.TooLarge).Inc();
             await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "error", "body exceeds Connectors:MaxBodyBytes", null, null);
             return;
         }
@@ -64,14 +71,13 @@ public static partial class WebhookEndpoints
         IngestReply reply;
         try
         {
-            reply = await context.RequestServices.GetRequiredService<IngestPipeline>()
-                .IngestAsync(receiver, delivery, context.Connection.RemoteIpAddress?.ToString(), cancellationToken);
+            reply = await pipeline.IngestAsync(receiver, delivery, context.Connection.RemoteIpAddress, cancellationToken);
         }
         catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
         {
             // Not stored means not acknowledged: the sender's retry (or the reconciliation poll) brings it back.
-            LogNotStored(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(WebhookEndpoints)), receiver.Source, e);
-            ConnectorMetrics.Deliveries.WithLabels(receiver.Source, ConnectorMetrics.Outcomes.StoreFailed).Inc();
+            LogNotStored(logger, receiver.Source, e);
+            ConnectorMetrics.Delivery(receiver.Source, ConnectorMetrics.Outcomes.StoreFailed).Inc();
             await WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "error", "delivery could not be stored; retry", null, null);
             return;
         }
@@ -84,7 +90,7 @@ public static partial class WebhookEndpoints
         await (reply.StatusCode == StatusCodes.Status200OK
             ? WriteAsync(context, reply.StatusCode, "status", reply.MetricOutcome, "delivery_id", reply.DeliveryId)
             : WriteAsync(context, reply.StatusCode, "error", reply.Reason, "status", reply.MetricOutcome));
-        ConnectorMetrics.AckDuration.WithLabels(receiver.Source).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        ConnectorMetrics.AckDurationOf(receiver.Source).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
     private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)

@@ -28,6 +28,9 @@ public static class WebhooksApp
         }
 
         builder.AddFulfillmentDefaults("connector-webhooks");
+        // With any level enabled for this category (the defaults keep Warning), ASP.NET Core starts an Activity and a
+        // logging scope for every request, yet the category only ever logs request start/finish at Information.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         var services = builder.Services;
         services.AddValidatedOptions<KafkaOptions>(KafkaOptions.Section);
         services.AddValidatedOptions<PostgresOptions>(PostgresOptions.Section);
