@@ -18,8 +18,7 @@ public sealed partial class RawDeliveryStore : BackgroundService
     // accepted delivery already stored or earlier in the same batch: ON CONFLICT DO NOTHING skips both). The writer maps
     // the ids back to its batch; numbering the rows in SQL (a second unnest WITH ORDINALITY joined to the result) cost
     // Postgres a function scan, a tuplestore and a hash join per batch.
-    private const string InsertSql = """
-        WITH stored AS (
+    private const string InsertRowsSql = """
             INSERT INTO raw_deliveries (id, source, delivery_id, accepted, status, shop_id, pool_id, transport, event_type,
                 request_method, request_path, route_shop, content_type, headers, body, received_at, signature_verified, rejection_reason)
             SELECT id, source, delivery_id, accepted, status, shop_id, pool_id, transport, event_type,
@@ -28,7 +27,22 @@ public sealed partial class RawDeliveryStore : BackgroundService
                 @request_method, @request_path, @route_shop, @content_type, @headers, @body, @received_at, @signature_verified, @rejection_reason)
                 AS t(id, source, delivery_id, accepted, status, shop_id, pool_id, transport, event_type,
                 request_method, request_path, route_shop, content_type, headers, body, received_at, signature_verified, rejection_reason)
+        """;
+
+    private const string GuardedInsertSql = $"""
+        WITH stored AS ({InsertRowsSql}
             ON CONFLICT (source, delivery_id) WHERE accepted DO NOTHING
+            RETURNING id),
+        queued AS (INSERT INTO raw_unpublished (id) SELECT id FROM stored)
+        SELECT id FROM stored
+        """;
+
+    // The same without ON CONFLICT, for batches expected to hold no duplicate: every accepted row then skips the arbiter
+    // index probe before its insert and the speculative-insertion lock and confirmation record (the unique index still
+    // checks, in the same descent that inserts the entry). A duplicate fails the whole statement (unique_violation, the
+    // statement's transaction rolls back) and the batch is stored again with GuardedInsertSql.
+    private const string PlainInsertSql = $"""
+        WITH stored AS ({InsertRowsSql}
             RETURNING id),
         queued AS (INSERT INTO raw_unpublished (id) SELECT id FROM stored)
         SELECT id FROM stored
@@ -270,16 +284,25 @@ public sealed partial class RawDeliveryStore : BackgroundService
     private sealed class InsertWriter : IAsyncDisposable
     {
         private readonly NpgsqlConnection _connection;
-        private readonly NpgsqlCommand _command;
+        private readonly NpgsqlCommand _plain;
+        private readonly NpgsqlCommand _guarded;
         private readonly bool[] _inserted;
         private readonly Dictionary<Guid, int> _index;
+        private readonly HashSet<(string?, string?)> _acceptedKeys;
 
-        private InsertWriter(NpgsqlConnection connection, NpgsqlCommand command, int capacity)
+        // Set when a plain insert met a duplicate already stored, cleared by a guarded batch that met none: while senders
+        // retry deliveries that were stored already (after an outage, say), batches go straight to the guarded statement
+        // instead of failing first.
+        private bool _duplicatesExpected;
+
+        private InsertWriter(NpgsqlConnection connection, NpgsqlCommand plain, NpgsqlCommand guarded, int capacity)
         {
             _connection = connection;
-            _command = command;
+            _plain = plain;
+            _guarded = guarded;
             _inserted = new bool[capacity];
             _index = new Dictionary<Guid, int>(capacity);
+            _acceptedKeys = new HashSet<(string?, string?)>(capacity);
         }
 
         public static async Task<InsertWriter> OpenAsync(NpgsqlDataSource dataSource, int capacity, CancellationToken cancellationToken)
@@ -287,7 +310,22 @@ public sealed partial class RawDeliveryStore : BackgroundService
             var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             try
             {
-                var command = new NpgsqlCommand(InsertSql, connection);
+                var plain = await PrepareAsync(connection, PlainInsertSql, cancellationToken);
+                var guarded = await PrepareAsync(connection, GuardedInsertSql, cancellationToken);
+                return new InsertWriter(connection, plain, guarded, capacity);
+            }
+            catch
+            {
+                await connection.DisposeAsync();
+                throw;
+            }
+        }
+
+        private static async Task<NpgsqlCommand> PrepareAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+        {
+            var command = new NpgsqlCommand(sql, connection);
+            try
+            {
                 var p = command.Parameters;
                 p.Add(new NpgsqlParameter<Guid[]>("id", NpgsqlDbType.Array | NpgsqlDbType.Uuid));
                 foreach (var name in (string[])["source", "delivery_id"])
@@ -306,17 +344,18 @@ public sealed partial class RawDeliveryStore : BackgroundService
                 p.Add(new NpgsqlParameter<bool[]>("signature_verified", NpgsqlDbType.Array | NpgsqlDbType.Boolean));
                 p.Add(new NpgsqlParameter<string?[]>("rejection_reason", NpgsqlDbType.Array | NpgsqlDbType.Text));
                 await command.PrepareAsync(cancellationToken);
-                return new InsertWriter(connection, command, capacity);
+                return command;
             }
             catch
             {
-                await connection.DisposeAsync();
+                await command.DisposeAsync();
                 throw;
             }
         }
 
         /// <summary>Stores the batch in one statement (its own transaction, committed durably); element i says whether
-        /// row i was new.</summary>
+        /// row i was new. Plain INSERT when no duplicate is expected, guarded by ON CONFLICT otherwise or when the plain one
+        /// met a duplicate.</summary>
         public async Task<bool[]> InsertAsync(List<PendingInsert> batch, CancellationToken cancellationToken)
         {
             var n = batch.Count;
@@ -361,48 +400,72 @@ public sealed partial class RawDeliveryStore : BackgroundService
                 rejectionReason[i] = r.RejectionReason;
             }
 
-            var p = _command.Parameters;
-            ((NpgsqlParameter<Guid[]>)p[0]).TypedValue = id;
-            ((NpgsqlParameter<string?[]>)p[1]).TypedValue = source;
-            ((NpgsqlParameter<string?[]>)p[2]).TypedValue = deliveryId;
-            ((NpgsqlParameter<bool[]>)p[3]).TypedValue = accepted;
-            ((NpgsqlParameter<string?[]>)p[4]).TypedValue = status;
-            ((NpgsqlParameter<string?[]>)p[5]).TypedValue = shopId;
-            ((NpgsqlParameter<string?[]>)p[6]).TypedValue = poolId;
-            ((NpgsqlParameter<string?[]>)p[7]).TypedValue = transport;
-            ((NpgsqlParameter<string?[]>)p[8]).TypedValue = eventType;
-            ((NpgsqlParameter<string?[]>)p[9]).TypedValue = method;
-            ((NpgsqlParameter<string?[]>)p[10]).TypedValue = path;
-            ((NpgsqlParameter<string?[]>)p[11]).TypedValue = routeShop;
-            ((NpgsqlParameter<string?[]>)p[12]).TypedValue = contentType;
-            ((NpgsqlParameter<string?[]>)p[13]).TypedValue = headers;
-            ((NpgsqlParameter<byte[][]>)p[14]).TypedValue = body;
-            ((NpgsqlParameter<DateTime[]>)p[15]).TypedValue = receivedAt;
-            ((NpgsqlParameter<bool[]>)p[16]).TypedValue = signatureVerified;
-            ((NpgsqlParameter<string?[]>)p[17]).TypedValue = rejectionReason;
+            // Two accepted rows with the same key in one batch: only ON CONFLICT stores the first and skips the second.
+            _acceptedKeys.Clear();
+            var duplicateInBatch = false;
+            for (var i = 0; i < n && !duplicateInBatch; i++)
+            {
+                duplicateInBatch = accepted[i] && !_acceptedKeys.Add((source[i], deliveryId[i]));
+            }
 
             var inserted = _inserted.Length >= n ? _inserted : new bool[n];
-            Array.Clear(inserted, 0, n);
             _index.Clear();
             for (var i = 0; i < n; i++)
             {
                 _index[id[i]] = i;
             }
 
-            await using (var reader = await _command.ExecuteReaderAsync(cancellationToken))
+            object?[] values = [id, source, deliveryId, accepted, status, shopId, poolId, transport, eventType, method, path, routeShop,
+                contentType, headers, body, receivedAt, signatureVerified, rejectionReason];
+            if (!duplicateInBatch && !_duplicatesExpected)
             {
-                while (await reader.ReadAsync(cancellationToken))
+                try
                 {
-                    inserted[_index[reader.GetGuid(0)]] = true;
+                    await ExecuteAsync(_plain, values, inserted, n, cancellationToken);
+                    return inserted;
                 }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+                {
+                    _duplicatesExpected = true;
+                }
+            }
+
+            var stored = await ExecuteAsync(_guarded, values, inserted, n, cancellationToken);
+            if (!duplicateInBatch)
+            {
+                _duplicatesExpected = stored < n;
             }
 
             return inserted;
         }
 
+        /// <summary>Runs one of the two statements on the batch's arrays; marks the rows it stored and counts them.</summary>
+        private async Task<int> ExecuteAsync(NpgsqlCommand command, object?[] values, bool[] inserted, int n, CancellationToken cancellationToken)
+        {
+            var p = command.Parameters;
+            for (var i = 0; i < values.Length; i++)
+            {
+                p[i].Value = values[i];
+            }
+
+            Array.Clear(inserted, 0, n);
+            var stored = 0;
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    inserted[_index[reader.GetGuid(0)]] = true;
+                    stored++;
+                }
+            }
+
+            return stored;
+        }
+
         public async ValueTask DisposeAsync()
         {
-            await _command.DisposeAsync();
+            await _plain.DisposeAsync();
+            await _guarded.DisposeAsync();
             await _connection.DisposeAsync();
         }
 

@@ -59,6 +59,33 @@ public class RawDeliveryStoreTests(ConnectorStack stack)
     }
 
     [Fact]
+    public async Task InsertAsync_RetryOfStoredDeliveryAmongNewOnes_RetryReportedDuplicateOthersStored()
+    {
+        // A batch is first tried without ON CONFLICT; a delivery already stored fails it, and it is stored again guarded.
+        var store = stack.Services.GetRequiredService<RawDeliveryStore>();
+        var source = $"retry-{Guid.NewGuid():N}";
+        (await store.InsertAsync(Row(source, "evt-1", true), CancellationToken.None)).ShouldBeTrue();
+
+        var results = await Task.WhenAll(
+            new[] { Row(source, "evt-2", true), Row(source, "evt-1", true), Row(source, "evt-3", true), Row(source, "evt-1", false) }
+                .Select(r => store.InsertAsync(r, CancellationToken.None)));
+        var afterwards = (await store.InsertAsync(Row(source, "evt-4", true), CancellationToken.None),
+            await store.InsertAsync(Row(source, "evt-3", true), CancellationToken.None));
+
+        results.ShouldBe([true, false, true, true]);
+        afterwards.ShouldBe((true, false));
+        await using var connection = new NpgsqlConnection(stack.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FILTER (WHERE accepted), count(*) FILTER (WHERE NOT accepted) FROM raw_deliveries WHERE source = @s", connection);
+        command.Parameters.AddWithValue("s", source);
+        await using var reader = await command.ExecuteReaderAsync();
+        (await reader.ReadAsync()).ShouldBeTrue();
+        reader.GetInt64(0).ShouldBe(4);
+        reader.GetInt64(1).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task MarkPublished_OutboxPlannedWhileEmpty_DeletesThroughPrimaryKeyOnceItFills()
     {
         // The mark connection prepares its DELETE once; Postgres then caches a generic plan. Made while the outbox was empty
