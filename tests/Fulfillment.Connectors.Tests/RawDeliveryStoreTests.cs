@@ -47,6 +47,12 @@ public class RawDeliveryStoreTests(ConnectorStack stack)
             byRow.Single(x => x.First.DeliveryId == d && !x.First.Accepted).Second.ShouldBeTrue(d);
         }
 
+        (await StoredCountsAsync(source)).ShouldBe((deliveryIds.Length, deliveryIds.Length));
+    }
+
+    /// <summary>Rows stored for <paramref name="source"/>: (accepted, rejected).</summary>
+    private async Task<(long Accepted, long Rejected)> StoredCountsAsync(string source)
+    {
         await using var connection = new NpgsqlConnection(stack.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
@@ -54,8 +60,7 @@ public class RawDeliveryStoreTests(ConnectorStack stack)
         command.Parameters.AddWithValue("s", source);
         await using var reader = await command.ExecuteReaderAsync();
         (await reader.ReadAsync()).ShouldBeTrue();
-        reader.GetInt64(0).ShouldBe(deliveryIds.Length);
-        reader.GetInt64(1).ShouldBe(deliveryIds.Length);
+        return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
     [Fact]
@@ -74,15 +79,7 @@ public class RawDeliveryStoreTests(ConnectorStack stack)
 
         results.ShouldBe([true, false, true, true]);
         afterwards.ShouldBe((true, false));
-        await using var connection = new NpgsqlConnection(stack.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            "SELECT count(*) FILTER (WHERE accepted), count(*) FILTER (WHERE NOT accepted) FROM raw_deliveries WHERE source = @s", connection);
-        command.Parameters.AddWithValue("s", source);
-        await using var reader = await command.ExecuteReaderAsync();
-        (await reader.ReadAsync()).ShouldBeTrue();
-        reader.GetInt64(0).ShouldBe(4);
-        reader.GetInt64(1).ShouldBe(1);
+        (await StoredCountsAsync(source)).ShouldBe((4L, 1L));
     }
 
     [Fact]
