@@ -36,25 +36,26 @@ public sealed class KafkaPushRecorder : IPushRecorder, IDisposable
         _deadLetters = new AvroSerializer<DeadLetter>(_registry);
     }
 
-    public async Task RecordAsync(ChannelPushOutcome outcome, CancellationToken cancellationToken)
+    public Task RecordAsync(ChannelPushOutcome outcome, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(outcome);
-        await _retry.RunAsync("record_outcome", async () =>
-        {
-            var value = await _outcomes.SerializeAsync(outcome, new SerializationContext(MessageComponentType.Value, _options.OutcomesTopic));
-            await _producer.ProduceAsync(_options.OutcomesTopic, new Message<string, byte[]> { Key = outcome.metadata.pool_id, Value = value }, cancellationToken);
-        }, cancellationToken);
+        return ProduceAsync("record_outcome", _outcomes, _options.OutcomesTopic, outcome.metadata.pool_id, outcome, cancellationToken);
     }
 
-    public async Task DeadLetterAsync(DeadLetter deadLetter, CancellationToken cancellationToken)
+    public Task DeadLetterAsync(DeadLetter deadLetter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(deadLetter);
-        await _retry.RunAsync("record_dead_letter", async () =>
-        {
-            var value = await _deadLetters.SerializeAsync(deadLetter, new SerializationContext(MessageComponentType.Value, _options.DeadLettersTopic));
-            await _producer.ProduceAsync(_options.DeadLettersTopic, new Message<string, byte[]> { Key = deadLetter.metadata.pool_id, Value = value }, cancellationToken);
-        }, cancellationToken);
+        return ProduceAsync("record_dead_letter", _deadLetters, _options.DeadLettersTopic, deadLetter.metadata.pool_id, deadLetter, cancellationToken);
     }
+
+    /// <summary>Serializes (registering the schema on first use) and produces one record keyed by pool, waiting out a
+    /// registry or broker outage.</summary>
+    private Task ProduceAsync<T>(string operation, AvroSerializer<T> serializer, string topic, string poolId, T value, CancellationToken cancellationToken) =>
+        _retry.RunAsync(operation, async () =>
+        {
+            var bytes = await serializer.SerializeAsync(value, new SerializationContext(MessageComponentType.Value, topic));
+            await _producer.ProduceAsync(topic, new Message<string, byte[]> { Key = poolId, Value = bytes }, cancellationToken);
+        }, cancellationToken);
 
     public void Dispose()
     {
