@@ -221,35 +221,44 @@ public sealed class EndToEndTests : IAsyncLifetime
 
     private AllocationDecided WaitForAllocation(string orderId)
     {
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(_broker.ConsumerConfig("e2e-allocations")).Build();
-        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(_topics.Allocations, p, Offset.Beginning)));
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { Message: { } m } && _serdes!.Allocations.Deserialize(m.Value).body is AllocationDecided d && d.order_id == orderId)
-            {
-                return d;
-            }
-        }
-
-        throw new TimeoutException($"No allocation for {orderId}.");
+        AllocationDecided? found = null;
+        var seen = ReadFromStart(_topics.Allocations, "e2e-allocations",
+            value => (found = _serdes!.Allocations.Deserialize(value).body as AllocationDecided)?.order_id == orderId);
+        return seen ? found! : throw new TimeoutException($"No allocation for {orderId}.");
     }
 
     private void WaitForStock(params (string Sku, string Location, int OnHand)[] expected)
     {
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(_broker.ConsumerConfig("e2e-stock")).Build();
-        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(_topics.StockLevels, p, Offset.Beginning)));
         var missing = expected.ToHashSet();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (missing.Count > 0 && DateTime.UtcNow < deadline)
+        ReadFromStart(_topics.StockLevels, "e2e-stock", value =>
         {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { Message: { } m } && _serdes!.StockLevels.Deserialize(m.Value).body is StockLevelChanged level)
+            if (_serdes!.StockLevels.Deserialize(value).body is StockLevelChanged level)
             {
                 missing.Remove((level.sku, level.location_id, level.on_hand));
             }
-        }
+
+            return missing.Count == 0;
+        });
 
         missing.ShouldBeEmpty("the opening stock never showed up on the stock-levels topic");
+    }
+
+    /// <summary>Reads every partition of <paramref name="topic"/> from the beginning until <paramref name="done"/> says
+    /// a record completes what the caller waits for (true), or 60 s pass (false).</summary>
+    private bool ReadFromStart(string topic, string group, Func<byte[], bool> done)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(_broker.ConsumerConfig(group)).Build();
+        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { Message: { } m } && done(m.Value))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async Task ProduceShipmentAsync(ShipmentConfirmed shipment, string orderId)
