@@ -80,23 +80,15 @@ public sealed class DemoRun(
             await output.WriteLineAsync("demo: no REST API configured (Demo__ApiUrl): no locations, stock, transfers or ship confirmations; orders will backorder");
         }
 
-        if (api is not null)
-        {
-            await SetUpAsync(generator.Shops, stop);
-        }
-
         using var running = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var token = running.Token;
-        var loops = new List<Task> { ReportLoopAsync(token), CancelLoopAsync(token) };
-        if (api is not null)
-        {
-            loops.Add(Every(options.ReplenishEvery, ct => ReplenishAsync(pools, ct), token));
-            if (probe is not null)
-            {
-                loops.Add(Every(options.ShipEvery, ShipAsync, token));
-                loops.Add(Every(options.TransferEvery, ct => TransferAsync(pools, ct), token));
-            }
-        }
+        // Traffic starts at once and the pools are set up beside it (locations, channel mapping, opening stock), as orders
+        // reach a shop going live whether or not the warehouse is ready: the first ones wait as backorders and are
+        // allocated first-in first-out when the opening stock lands. Set-up first held `up --demo`'s first numbers back
+        // by the API's first seconds (3-4 s on a fresh machine). Replenishment, shipping and transfers need the
+        // locations, so they start once the set-up is done; a failed set-up stops the run and is rethrown below.
+        var setUp = api is null ? Task.CompletedTask : SetUpAsync(generator.Shops, token);
+        var loops = new List<Task> { ReportLoopAsync(token), CancelLoopAsync(token), AfterSetUpAsync() };
 
         var started = Stopwatch.StartNew();
         try
@@ -112,6 +104,11 @@ public sealed class DemoRun(
             _ledger?.Dispose();
         }
 
+        if (setUp.IsFaulted)
+        {
+            await setUp; // the set-up's own error, not the cancellation it caused
+        }
+
         await RefreshViewAsync(CancellationToken.None);
         await output.WriteLineAsync(Render(started.Elapsed, final: true));
         if (options.Linger && stub is not null && !stop.IsCancellationRequested)
@@ -122,6 +119,33 @@ public sealed class DemoRun(
         }
 
         return 0;
+
+        async Task AfterSetUpAsync()
+        {
+            try
+            {
+                await setUp;
+            }
+            catch (Exception) when (!token.IsCancellationRequested)
+            {
+                await running.CancelAsync();
+                return;
+            }
+
+            if (api is null)
+            {
+                return;
+            }
+
+            var background = new List<Task> { Every(options.ReplenishEvery, ct => ReplenishAsync(pools, ct), token) };
+            if (probe is not null)
+            {
+                background.Add(Every(options.ShipEvery, ShipAsync, token));
+                background.Add(Every(options.TransferEvery, ct => TransferAsync(pools, ct), token));
+            }
+
+            await Task.WhenAll(background);
+        }
     }
 
     private async Task SendLoopAsync(Stopwatch clock, CancellationToken ct)
