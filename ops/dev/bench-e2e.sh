@@ -14,6 +14,8 @@ export FULFILLMENT_RUN_DIR=$run FULFILLMENT_PORT_OFFSET=${FULFILLMENT_BENCH_PORT
 # and the bench stack would otherwise share that cluster and its hub database with a developer's stack.
 export FULFILLMENT_PG_DIR=$run/postgres
 unset FULFILLMENT_PG_PORT FULFILLMENT_PG_DATABASE FULFILLMENT_CHANNEL_API_URL
+# `up` turns quick JIT on for a faster start; the bench measures the services as their projects configure them.
+export FULFILLMENT_UP_QUICK_JIT=0
 dll=$root/ops/Fulfillment.Demo/bin/Release/net10.0/Fulfillment.Demo.dll
 [ -f "$dll" ] || { echo "bench-e2e: $dll is missing (build the solution)" >&2; exit 1; }
 
