@@ -18,6 +18,10 @@ public sealed class DemoOptions
     /// <summary>Plain lines every few seconds instead of an ANSI redraw (always when stdout is not a terminal).</summary>
     public bool Plain { get; set; }
 
+    /// <summary>A text file shown under every redrawn frame once it exists (<c>up --demo</c> writes where everything is
+    /// into it: the redraw clears the screen, and the addresses `up` printed would be gone a second later).</summary>
+    public string? FooterPath { get; set; }
+
     public double DuplicateRate { get; set; } = 0.02;
 
     public double BadSignatureRate { get; set; } = 0.01;
@@ -432,7 +436,7 @@ public sealed class DemoRun(
 
                 var text = Render(clock.Elapsed, final: false);
                 // ANSI: cursor home, clear screen, then the panel; plain mode prints one block per report.
-                await output.WriteAsync(tty ? "\u001b[H\u001b[2J" + text + "\n" : text + "\n");
+                await output.WriteAsync(tty ? "\u001b[H\u001b[2J" + text + Footer() + "\n" : text + "\n");
                 await output.FlushAsync(ct);
             }
         }
@@ -440,6 +444,25 @@ public sealed class DemoRun(
         {
             await Quietly(refresh);
         }
+    }
+
+    private string? _footer;
+
+    private string Footer()
+    {
+        if (_footer is null && options.FooterPath is { } path && File.Exists(path))
+        {
+            try
+            {
+                // Read once: the writer renames the finished file into place, so what exists is complete.
+                _footer = "\n" + File.ReadAllText(path).TrimEnd();
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return _footer ?? "";
     }
 
     private async Task RefreshViewAsync(CancellationToken ct)

@@ -14,12 +14,13 @@ internal static class Program
     private const string Usage = """
         usage: Fulfillment.Demo <command> [options]
 
-          run [--rate N] [--duration S|0] [--plain] [--ledger FILE] [--seed N] [--linger] [--wait-for-hub S]
+          run [--rate N] [--duration S|0] [--plain] [--ledger FILE] [--seed N] [--linger] [--wait-for-hub S] [--footer FILE]
                   realistic multi-channel traffic against a running hub with a live view; --duration 0 (default) runs
                   until SIGINT/SIGTERM; --plain prints a block every few seconds instead of redrawing (automatic when
                   stdout is not a terminal); --ledger appends accepted orders and cancellations for `verify`;
                   --linger keeps serving the channel API stub after the traffic until SIGINT/SIGTERM; --wait-for-hub
-                  first waits up to S seconds for the webhook connector's and the API's /health to answer 200
+                  first waits up to S seconds for the webhook connector's and the API's /health to answer 200;
+                  --footer shows FILE's text under every redrawn frame once it exists
           bench [--rate N] [--duration S] [--warmup S] [--find-max [--find-from N] [--step-duration S] [--p99-limit MS]]
                 [--pids-dir DIR] [--postgres-pid-file FILE] [--metrics NAME=URL,...] [--no-stock]
                   end-to-end benchmark: signed webhook → allocation → Postgres view; prints RESULT lines. With the
@@ -88,6 +89,7 @@ internal static class Program
             Duration = seconds > 0 ? TimeSpan.FromSeconds(seconds) : null,
             Plain = args.Contains("--plain"),
             LedgerPath = Option(args, "--ledger"),
+            FooterPath = Option(args, "--footer"),
             Linger = args.Contains("--linger"),
             Seed = (int)Number(args, "--seed", Environment.TickCount & 0x7fffffff),
         };
