@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using Fulfillment.Hosting;
 using Fulfillment.Processors.Inventory;
@@ -40,7 +41,10 @@ internal sealed partial class InventoryPoolWorker(
             StorageFactory = new RocksDbTaskStorageFactory(processor.Value.StateDirectory),
             SessionTimeout = processor.Value.SessionTimeout,
             ProcessingThreads = processor.Value.ProcessingThreads,
-            ConsumerConfig = KafkaDefaults.Consumer(kafka.Value.BootstrapServers, processor.Value.ApplicationId),
+            ConsumerConfig = new ConsumerConfig(KafkaDefaults.Consumer(kafka.Value.BootstrapServers, processor.Value.ApplicationId))
+            {
+                FetchWaitMaxMs = processor.Value.FetchWaitMaxMs,
+            },
             ProducerConfig = KafkaDefaults.Producer(kafka.Value.BootstrapServers),
         }, loggers.CreateLogger<StreamRuntime>());
 

@@ -24,4 +24,10 @@ public sealed class ProcessorOptions
     /// on it). Default one per core: a single thread was the worker's throughput ceiling.</summary>
     [Range(1, 64)]
     public int ProcessingThreads { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>librdkafka <c>fetch.wait.max.ms</c> of the processing consumer. Real Kafka answers a parked fetch as soon
+    /// as data arrives; the development broker only when this wait expires, so there it is a latency floor on every
+    /// order (bench e2e at 100 orders/s: p50 148 ms, p99 273 ms with the runtime's 100 ms). 20 ms, as the views sink.</summary>
+    [Range(1, 500)]
+    public int FetchWaitMaxMs { get; set; } = 20;
 }
