@@ -2,6 +2,7 @@
 # Project-local PostgreSQL 15 cluster: its own data dir under .run/, its own port, run as the postgres user
 # (initdb refuses root). Idempotent: `start` on a running cluster does nothing; `start` on an existing data dir restarts it.
 # Usage: ops/dev/postgres.sh start|stop|status|url [--dir DIR] [--port PORT]
+# FULFILLMENT_PG_OPTIONS adds server settings at start, e.g. "-c shared_preload_libraries=pg_stat_statements" to profile.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cmd=${1:-status}; shift || true
@@ -40,7 +41,7 @@ case $cmd in
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
     as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 \
-      -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_connections=300 -c fsync=${FULFILLMENT_PG_FSYNC:-on} -c shared_buffers=256MB" \
+      -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_connections=300 -c fsync=${FULFILLMENT_PG_FSYNC:-on} -c shared_buffers=256MB ${FULFILLMENT_PG_OPTIONS:-}" \
       start >/dev/null || { tail -20 "$log" >&2; exit 1; }
     url ;;
   stop)
