@@ -26,6 +26,15 @@ cleanup() {
     wait "$up_pid" 2>/dev/null || true
   fi
   "$root/ops/fulfillment" down >/dev/null 2>&1 || true
+  # The private stack's logs outlive it (the run dir goes): a service that died mid-run must leave its reason behind.
+  local keep=$root/.run/bench-e2e-last
+  rm -rf "$keep"; mkdir -p "$keep"
+  cp -r "$run/logs" "$run/up.out" "$keep/" 2>/dev/null || true
+  if grep -q 'exited unexpectedly' "$run/up.out" 2>/dev/null; then
+    echo "bench-e2e: a service of the stack died during the run, so these figures include its restart:" >&2
+    grep 'exited unexpectedly' "$run/up.out" >&2 || true
+    echo "bench-e2e: logs kept in $keep" >&2
+  fi
   rm -rf "$run"
 }
 trap cleanup EXIT
