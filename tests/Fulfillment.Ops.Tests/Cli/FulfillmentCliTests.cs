@@ -105,6 +105,37 @@ public sealed class FulfillmentCliTests : IDisposable
     }
 
     [Fact]
+    public void ServicesBuildFilter_Written_ListsEveryDotnetServiceTheCliAndTheDemoFromTheSolution()
+    {
+        var r = Shell.Run("bash", [Repo.Path("ops/fulfillment"), "services", "--build-filter"], env: RunEnv);
+
+        r.ExitCode.ShouldBe(0, r.Output);
+        var path = r.StdOut.Trim();
+        path.ShouldStartWith(_runDir);
+        using var filter = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        var solution = filter.RootElement.GetProperty("solution");
+        solution.GetProperty("path").GetString().ShouldBe(Repo.Path("Fulfillment.Streams.sln"));
+        var projects = solution.GetProperty("projects").EnumerateArray().Select(p => p.GetString()!).ToList();
+        var inSolution = File.ReadAllText(Repo.Path("Fulfillment.Streams.sln"));
+        foreach (var project in projects)
+        {
+            // Solution filters name projects as the solution does (backslashes); each must be there and exist.
+            inSolution.ShouldContain($"\"{project}\"");
+            File.Exists(Repo.Path(project.Replace('\\', '/'))).ShouldBeTrue(project);
+        }
+
+        // Every program of the hub and nothing else: the executables outside tests/, less benchmarks and the schema
+        // code generator (a build tool the schema project runs itself).
+        var expected = Directory.EnumerateFiles(Repo.Path("."), "*.csproj", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(Repo.Path("."), f).Replace('\\', '/'))
+            .Where(f => !f.StartsWith("tests/", StringComparison.Ordinal) && !f.Contains("/bin/", StringComparison.Ordinal) && !f.Contains("/obj/", StringComparison.Ordinal))
+            .Where(f => File.ReadAllText(Repo.Path(f)).Contains("<OutputType>Exe</OutputType>", StringComparison.Ordinal))
+            .Where(f => !f.EndsWith(".Bench.csproj", StringComparison.Ordinal) && !f.EndsWith(".CodeGen.csproj", StringComparison.Ordinal))
+            .Select(f => f.Replace('/', '\\'));
+        projects.ShouldBe(expected, ignoreOrder: true);
+    }
+
+    [Fact]
     public void Services_WithANonNumericOffset_ExitsTwo()
     {
         var r = Shell.Run("bash", [Repo.Path("ops/fulfillment"), "services"], env: new Dictionary<string, string> { ["FULFILLMENT_PORT_OFFSET"] = "abc" });
