@@ -27,7 +27,8 @@ internal static class Program
                   REST API configured it first stocks every demo site of every pool (1,000,000 of each SKU; --no-stock
                   leaves them empty, so every order is backordered). --find-max
                   first steps the rate up (×1.5 from --find-from, default 100, up to --rate) to the highest rate whose
-                  p99 stays under --p99-limit (default 250 ms); then the fixed-rate run. With the stack's pid files,
+                  p99 stays under --p99-limit (default 250 ms; 3 s warm-up per step, 20 s before the first); then
+                  the fixed-rate run. With the stack's pid files,
                   postmaster.pid and /metrics URLs it also reports CPU per order per process and each stage's backlog
           verify --ledger FILE [--timeout S] [--pushes]
                   the fault drills' checks after recovery; exit 0 only when all pass
